@@ -1,0 +1,30 @@
+# Two commands do all the set-up: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+ARGS   ?=
+
+.PHONY: run test smoke clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip 2>&1 | grep -v "is ignored" || true
+	$(PIP) install -e . 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import sweep, ray" && touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -e ".[test]" 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import pytest, hypothesis" && touch $@
+
+run: $(VENV)/.installed
+	$(VENV)/bin/sweep run $(ARGS)
+
+smoke: $(VENV)/.installed
+	$(VENV)/bin/sweep run --smoke $(ARGS)
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest $(ARGS)
+
+clean:
+	rm -rf runs data .pytest_cache

@@ -1,0 +1,287 @@
+"""The Python API (for notebooks) and the orchestration behind `sweep run`.
+
+    import sweep
+    result = sweep.run("search_spaces/default.yaml", smoke=True)
+    result.trials      # one row per (config_id, rung)
+    result.frontier    # the Pareto frontier, with is_knee and test_<metric>
+    result.run_dir
+    sweep.load(result.run_dir)   # the same object for a finished run
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from . import __version__
+from .errors import ConfigError, EXIT_OK, EXIT_PARTIAL
+from .spec import DatasetSpec, SearchSpace, load_dataset, load_space
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SPACE = "search_spaces/default.yaml"
+COMPLETE = "complete"
+
+
+@dataclass
+class SweepResult:
+    run_dir: Path
+    trials: pd.DataFrame
+    frontier: pd.DataFrame
+    manifest: dict = field(default_factory=dict)
+    data_report: dict = field(default_factory=dict)
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.trials[self.trials["status"] != "ok"]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if len(self.failed) else EXIT_OK
+
+    @property
+    def knee(self) -> pd.Series | None:
+        k = self.frontier[self.frontier["is_knee"]] if "is_knee" in self.frontier else self.frontier.iloc[0:0]
+        return k.iloc[0] if len(k) else None
+
+
+def find_default(rel: str) -> Path:
+    for base in (Path.cwd(), REPO_ROOT):
+        if (base / rel).exists():
+            return base / rel
+    raise ConfigError(f"{rel}: not found in {Path.cwd()} or {REPO_ROOT}; give the search space's path")
+
+
+def resolve_specs(space: str | Path | None, dataset: str | Path | None) -> tuple[Path, SearchSpace, Path, DatasetSpec]:
+    space_path = Path(space) if space else find_default(DEFAULT_SPACE)
+    sp = load_space(space_path)
+    if dataset:
+        ds_path = Path(dataset)
+    elif sp.dataset:
+        ds_path = (space_path.resolve().parent / sp.dataset)
+    else:
+        raise ConfigError(f"{space_path}: no dataset given; pass --dataset DATASET.yaml or add "
+                          "'dataset: path/to/dataset.yaml' to the search space")
+    return space_path, sp, ds_path, load_dataset(ds_path)
+
+
+def check_estimators(sp: SearchSpace, space_path: Path) -> None:
+    """Every estimator imports and takes every hyperparameter named: before any work."""
+    from .models import check_params, resolve
+
+    for i, arch in enumerate(sp.architectures):
+        where = f"{space_path}: architectures[{i}] ({arch.name})"
+        cls = resolve(arch.estimator, where)
+        check_params(cls, {**arch.params, **arch.grid}, arch.estimator, where)
+
+
+def new_run_dir(out: str | Path | None, name: str) -> Path:
+    if out is not None:
+        p = Path(out)
+        if p.exists() and (not p.is_dir() or any(p.iterdir())):
+            raise ConfigError(f"--out {p}: already holds a run (or other files); choose a new "
+                              "directory, or remove this one to start over")
+        parent = p.resolve().parent
+    else:
+        parent = Path("runs").resolve()
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        p = parent / f"{stamp}-{name}"
+        k = 1
+        while p.exists():
+            k += 1
+            p = parent / f"{stamp}-{name}-{k}"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {parent} ({exc.strerror}); choose a writable --out") from None
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"{parent} is not writable; choose a writable --out")
+    return p
+
+
+def _versions() -> dict:
+    import numpy
+    import pyarrow
+    import ray
+    import sklearn
+
+    return {"sweep": __version__, "python": platform.python_version(), "ray": ray.__version__,
+            "scikit-learn": sklearn.__version__, "numpy": numpy.__version__,
+            "pandas": pd.__version__, "pyarrow": pyarrow.__version__}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run(space: str | Path | None = None, dataset: str | Path | None = None, out: str | Path | None = None,
+        address: str | None = None, max_concurrent: int | None = None, smoke: bool = False,
+        repeats: int | None = None, num_cpus: int | None = None, progress_stream=None,
+        echo=print, argv: list[str] | None = None) -> SweepResult:
+    """Run a sweep end to end and return its result (see the module docstring)."""
+    from . import data, report, runner
+    from .space import expand, ladder, sizes_for
+
+    if max_concurrent is not None and max_concurrent < 1:
+        raise ConfigError(f"--max-concurrent must be >= 1, but got {max_concurrent}")
+    space_path, sp, ds_path, ds = resolve_specs(space, dataset)
+    configs = expand(sp, smoke=smoke, repeats=repeats)
+    check_estimators(sp, space_path)
+    written = data.ensure_bundled(ds)
+    if written:
+        echo(f"wrote the bundled {ds.bundled} sources under {Path(ds.sources[0].path).parent}")
+    sources_files = data.check_sources(ds)
+    run_dir = new_run_dir(out, sp.name + ("-smoke" if smoke else ""))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trials_started = False
+    manifest = {
+        "run_name": run_dir.name, "status": "running", "started_at": datetime.now(timezone.utc).isoformat(),
+        "command": argv if argv is not None else sys.argv, "cwd": str(Path.cwd()),
+        "space_file": str(space_path.resolve()), "dataset_file": str(ds_path.resolve()),
+        "smoke": smoke, "repeats": repeats or sp.repeats, "seeds": sorted({c.seed for c in configs}),
+        "split_seed": ds.split.seed, "metric": sp.metric, "time_axis": sp.time_axis,
+        "address": address or "local", "versions": _versions(),
+    }
+    try:
+        (run_dir / "spec.yaml").write_text(yaml.safe_dump(
+            {"dataset": ds.model_dump(mode="json"), "search_space": sp.model_dump(mode="json"),
+             "smoke": smoke, "repeats": repeats or sp.repeats}, sort_keys=False), encoding="utf-8")
+        _write_json(run_dir / "manifest.json", manifest)
+        started, ray_s = runner.start_ray(address, num_cpus)
+        manifest["ray_start_s"] = round(ray_s, 3)
+        try:
+            prepared = data.prepare(ds, sources_files=sources_files)
+            rungs = ladder(sizes_for(sp, smoke), len(prepared.y["train"]))
+            prepared.report["warnings"] += data.rare_class_warnings(prepared.report, rungs[0]) \
+                if ds.task == "classification" else []
+            manifest["data_s"] = round(prepared.seconds, 3)
+            manifest["data_fingerprint"] = prepared.fingerprint
+            manifest["rungs"] = rungs
+            manifest["n_configs"] = len(configs)
+            _write_json(run_dir / "data_report.json", prepared.report)
+            data.write_quarantine(prepared, run_dir / "quarantine")
+            _write_json(run_dir / "manifest.json", manifest)
+            echo(data.summary_line(prepared.report, prepared.seconds))
+            for w in prepared.report["warnings"]:
+                echo(f"warning: {w}")
+            echo(f"sweeping {len(configs)} configurations x {len(rungs)} rungs {rungs} "
+                 f"({len(configs) * len(rungs)} fits) -> {run_dir}")
+            progress = runner.Progress(len(configs), len(configs) * len(rungs), sp.metric, sp.maximise,
+                                       stream=progress_stream)
+            trials_started = True
+            manifest["trials_wall_s"] = round(runner.run_trials(
+                configs, rungs, prepared, ds.task, run_dir, max_concurrent, progress), 3)
+            trials = runner.collect_results(run_dir, configs)
+            _atomic_table(trials, run_dir)
+            front = report.frontier_of(trials, sp.metric, sp.time_axis, sp.maximise)
+            cfg_dicts = {c.config_id: runner.configuration_dict(c) for c in configs}
+            front = report.score_frontier(front, cfg_dicts, prepared.X["train"], prepared.y["train"],
+                                          prepared.X["test"], prepared.y["test"], ds.task, run_dir)
+        finally:
+            if started:
+                import ray
+                ray.shutdown()
+        manifest["test_split_scored"] = report.times_scored(run_dir)
+        manifest["ended_at"] = datetime.now(timezone.utc).isoformat()
+        n_failed = int((trials["status"] != "ok").sum()) if not trials.empty else 0
+        summary = _summary(trials, front, sp, manifest, n_failed)
+        report.write_report(run_dir, trials, front, sp.metric, sp.time_axis, sp.maximise,
+                            prepared.report, manifest, summary)
+        _tensorboard_summary(run_dir, front, sp)
+        manifest["status"] = COMPLETE
+        _write_json(run_dir / "manifest.json", manifest)
+    except BaseException as exc:
+        if not trials_started:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no half-made run
+        else:
+            manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            manifest["error"] = f"{type(exc).__name__}: {exc}"[:500]
+            try:
+                _write_json(run_dir / "manifest.json", manifest)
+            except OSError:
+                pass
+        raise
+    return SweepResult(run_dir, trials, front, manifest, prepared.report)
+
+
+def _atomic_table(trials: pd.DataFrame, run_dir: Path) -> None:
+    tmp = run_dir / ".trials.parquet.tmp"
+    trials.to_parquet(tmp, index=False)
+    os.replace(tmp, run_dir / "trials.parquet")
+    tmp = run_dir / ".trials.csv.tmp"
+    trials.to_csv(tmp, index=False)
+    os.replace(tmp, run_dir / "trials.csv")
+
+
+def _summary(trials: pd.DataFrame, front: pd.DataFrame, sp: Any, manifest: dict, n_failed: int) -> list[str]:
+    out = [f"{trials['config_id'].nunique()} configurations, {len(trials)} (config_id, rung) points, "
+           f"{n_failed} failed",
+           f"frontier: {len(front)} points of validation {sp.metric} against {sp.time_axis}",
+           f"test split scored for {manifest.get('test_split_scored', 0)} frontier point(s), once each"]
+    knee = front[front["is_knee"]] if "is_knee" in front else front.iloc[0:0]
+    if len(knee):
+        k = knee.iloc[0]
+        out.append(f"knee: {k['architecture']} {k['config_id']} at n_train={int(k['n_train'])}: "
+                   f"val_{sp.metric} {k[f'val_{sp.metric}']:.4f} in {k[sp.time_axis]:.3f} s")
+    return out
+
+
+def _tensorboard_summary(run_dir: Path, front: pd.DataFrame, sp: SearchSpace) -> None:
+    from .events import write_summary
+    from .report import frontier_rows, markdown_table
+
+    write_summary(run_dir / "tensorboard", markdown_table(frontier_rows(front, sp.metric, sp.time_axis)),
+                  run_dir / "pareto.png")
+
+
+def load(run_dir: str | Path) -> SweepResult:
+    """The result of a finished run, read from its directory (no Ray needed)."""
+    p = Path(run_dir)
+    manifest_path = p / "manifest.json"
+    if not manifest_path.exists():
+        raise ConfigError(f"{p}: no manifest.json, so not a sweep run directory; give the folder "
+                          "that `sweep run` printed")
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("status") != COMPLETE:
+        raise ConfigError(f"{p}: the run is {manifest.get('status')!r}, not complete; "
+                          "it has no final results to load")
+    trials = pd.read_parquet(p / "trials.parquet")
+    front = pd.read_csv(p / "frontier.csv", dtype={"config_id": str, "group_id": str})
+    data_report = json.loads((p / "data_report.json").read_text())
+    return SweepResult(p, trials, front, manifest, data_report)
+
+
+def rebuild_report(run_dir: str | Path) -> SweepResult:
+    """Rebuild frontier.csv and the report of a finished run from its files (no Ray).
+
+    Test scores come from RUN/test_scores.jsonl; a frontier point never scored there is
+    left without one (the test split is only opened by `sweep run`).
+    """
+    from . import ledger, report
+    from .report.evaluate import TEST_LOG
+
+    res = load(run_dir)
+    m = res.manifest
+    from .metrics import MAXIMISE
+    front = report.frontier_of(res.trials, m["metric"], m["time_axis"], MAXIMISE[m["metric"]])
+    scored = {(r["config_id"], int(r["rung"])): r for r in ledger.read(res.run_dir / TEST_LOG)[0]}
+    tests = pd.DataFrame([{k: v for k, v in scored.get((c, int(n)), {}).items() if k.startswith("test_")}
+                          for c, n in zip(front["config_id"], front["rung"])], index=front.index)
+    front = pd.concat([front, tests], axis=1)
+    n_failed = int((res.trials["status"] != "ok").sum())
+    sp_like = type("S", (), {"metric": m["metric"], "time_axis": m["time_axis"]})
+    summary = _summary(res.trials, front, sp_like, m, n_failed)
+    report.write_report(res.run_dir, res.trials, front, m["metric"], m["time_axis"], MAXIMISE[m["metric"]],
+                        res.data_report, m, summary)
+    return SweepResult(res.run_dir, res.trials, front, m, res.data_report)

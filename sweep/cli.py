@@ -1,0 +1,116 @@
+"""`sweep run | report` — thin: parse, call, print. Exit codes as in sweep.errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, SweepError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, but got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, but got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sweep", description="Distributed hyperparameter sweeps on Ray: "
+                "partitioned Parquet in, a Pareto frontier of accuracy against training time out.")
+    p.add_argument("--version", action="version", version=f"sweep {_version()}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run a sweep (no arguments: the bundled default)")
+    r.add_argument("space", nargs="?", help="search space YAML (default: search_spaces/default.yaml)")
+    r.add_argument("--dataset", help="dataset spec YAML (default: the search space's `dataset`)")
+    r.add_argument("--out", help="run directory to create (default: a new folder under runs/)")
+    r.add_argument("--address", help="an existing Ray cluster (auto, HOST:PORT, ray://HOST:10001); "
+                   "default: start a local one")
+    r.add_argument("--max-concurrent", type=_positive_int, help="at most N trials at once")
+    r.add_argument("--repeats", type=_positive_int, help="seeds per configuration (overrides the space)")
+    r.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
+    r.add_argument("--smoke", action="store_true", help="a small grid that finishes in under a minute")
+    r.add_argument("--debug", action="store_true", help="show tracebacks")
+    r.set_defaults(func=_cmd_run)
+
+    rep = sub.add_parser("report", help="rebuild a finished run's report (no Ray needed)")
+    rep.add_argument("run_dir", help="the run directory")
+    rep.add_argument("--debug", action="store_true", help="show tracebacks")
+    rep.set_defaults(func=_cmd_report)
+    return p
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+def _cmd_run(args) -> int:
+    from . import api
+    from .report import frontier_rows, text_table
+
+    result = api.run(args.space, dataset=args.dataset, out=args.out, address=args.address,
+                     max_concurrent=args.max_concurrent, smoke=args.smoke, repeats=args.repeats,
+                     num_cpus=args.num_cpus, argv=sys.argv)
+    sp = result.manifest
+    print()
+    print(f"Pareto frontier ({len(result.frontier)} points: validation {sp['metric']} against "
+          f"{sp['time_axis']}; * = knee; test scored for frontier points only)")
+    print(text_table(frontier_rows(result.frontier, sp["metric"], sp["time_axis"])))
+    if len(result.failed):
+        print(f"\n{result.failed['config_id'].nunique()} configuration(s) failed:")
+        for r in result.failed.itertuples():
+            print(f"  {r.architecture} {r.config_id} rung {r.rung}: {r.error}")
+    print(f"\nreport: {result.run_dir / 'report.html'}")
+    print(f"run directory: {result.run_dir}")
+    return result.exit_code
+
+
+def _cmd_report(args) -> int:
+    from . import api
+    from .report import frontier_rows, text_table
+
+    result = api.rebuild_report(args.run_dir)
+    m = result.manifest
+    print(text_table(frontier_rows(result.frontier, m["metric"], m["time_axis"])))
+    print(f"\nreport: {result.run_dir / 'report.html'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    debug = getattr(args, "debug", False)
+    try:
+        return int(args.func(args) or 0)
+    except SweepError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"sweep: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\nsweep: interrupted; finished rungs are kept in the run's ledger.jsonl", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:  # a bug: show it
+        traceback.print_exc()
+        print("sweep: internal error (a bug); please report it with the traceback above", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Errors and exit codes shared by every command.
+
+Exit codes (DESIGN.md): 0 success; 1 an unexpected internal error (a bug: traceback
+shown); 2 bad input (spec, CLI, paths — one clear line); 3 a data rule marked fatal
+failed; 4 finished, but some configurations failed or timed out; 130 interrupted.
+"""
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+EXIT_DATA_RULE = 3
+EXIT_PARTIAL = 4
+EXIT_INTERRUPTED = 130
+
+
+class SweepError(Exception):
+    """Base of every error sweep raises on purpose; carries its exit code."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ConfigError(SweepError):
+    """A spec, CLI argument or path is wrong. The message names it and the fix."""
+
+
+class DataError(SweepError):
+    """Input data cannot be read or does not match its declared contract."""
+
+
+class DataRuleError(DataError):
+    """A data rule marked fatal failed (exit 3)."""
+
+    exit_code = EXIT_DATA_RULE
+
+
+class ClusterError(SweepError):
+    """A cluster cannot be reached or refused the request."""
+
+
+__all__ = [
+    "SweepError", "ConfigError", "DataError", "DataRuleError", "ClusterError",
+    "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_DATA_RULE", "EXIT_PARTIAL",
+    "EXIT_INTERRUPTED",
+]

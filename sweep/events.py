@@ -1,0 +1,67 @@
+"""TensorBoard event files: one run per configuration (scalars + HParams), one summary run.
+
+Written from the trial side through tensorboardX's writer (no hand-made event format),
+flushed at every rung so a live sweep can be watched. Tune's own loggers are off, so no
+run is written twice.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SUMMARY_RUN = "summary"
+
+
+def hparam_value(value: Any) -> str | float | bool:
+    """HParams take str, number or bool: render None, tuples and lists readably, never drop."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
+
+
+class ConfigEvents:
+    """The TensorBoard run of one configuration, under ROOT/<config_id>."""
+
+    def __init__(self, root: str | Path, config_id: str, hparams: dict, metric_tags: list[str]):
+        from tensorboardX import SummaryWriter
+        from tensorboardX.summary import hparams as hp_summary
+
+        self.writer = SummaryWriter(logdir=str(Path(root) / config_id), flush_secs=3600)
+        exp, ssi, self._sei = hp_summary({k: hparam_value(v) for k, v in hparams.items()},
+                                         {t: 0.0 for t in metric_tags})
+        fw = self.writer._get_file_writer()
+        fw.add_summary(exp)
+        fw.add_summary(ssi)
+        self.writer.flush()
+
+    def rung(self, step: int, values: dict[str, float]) -> None:
+        for tag, v in values.items():
+            if v is not None:
+                self.writer.add_scalar(tag, float(v), global_step=int(step))
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer._get_file_writer().add_summary(self._sei)
+        self.writer.close()
+
+
+def write_summary(root: str | Path, frontier_markdown: str, pareto_png: str | Path | None) -> None:
+    """The run-level summary run: the frontier table as text, the Pareto plot as an image."""
+    from tensorboardX import SummaryWriter
+
+    w = SummaryWriter(logdir=str(Path(root) / SUMMARY_RUN))
+    w.add_text("frontier", frontier_markdown, global_step=0)
+    if pareto_png and Path(pareto_png).exists():
+        import matplotlib.image as mpimg
+
+        img = mpimg.imread(str(pareto_png))[..., :3]
+        w.add_image("pareto", img, global_step=0, dataformats="HWC")
+    w.close()

@@ -1,0 +1,90 @@
+"""The run's durable record of (config_id, rung) results: the source of truth.
+
+One JSON object per line, appended with O_APPEND in one write and fsynced before the
+writer goes on, so a record is either whole on disk or absent. Reading back tolerates a
+torn last line (a crash mid-write): it is reported and ignored, never taken as done.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Iterable
+
+from .errors import SweepError
+
+
+class LedgerError(SweepError):
+    """The ledger cannot be written (full disk, no permission)."""
+
+
+def _clean(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def append(path: str | Path, record: dict) -> None:
+    """Append one record durably (write + fsync). Raises LedgerError on failure."""
+    line = (json.dumps(_clean(record), sort_keys=True, allow_nan=False, default=str) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, line)
+            if written != len(line):
+                raise OSError(f"short write ({written} of {len(line)} bytes)")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise LedgerError(f"ledger {path}: cannot append a record ({exc}); free disk space or fix "
+                          "permissions, then resume the run") from None
+
+
+def read(path: str | Path) -> tuple[list[dict], int]:
+    """All whole records, and the number of torn/unreadable lines skipped."""
+    p = Path(path)
+    if not p.exists():
+        return [], 0
+    data = p.read_bytes()
+    records, skipped = [], 0
+    lines = data.split(b"\n")
+    # The last element is b"" when the file ends with a newline; anything else is torn.
+    for i, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        if i == len(lines) - 1:
+            skipped += 1  # no trailing newline: a torn write
+            continue
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            skipped += 1
+            continue
+        if isinstance(rec, dict) and "config_id" in rec and "rung" in rec:
+            records.append(rec)
+        else:
+            skipped += 1
+    return records, skipped
+
+
+def latest(records: Iterable[dict]) -> dict[tuple[str, int], dict]:
+    """One record per (config_id, rung): an ok record wins over a failed one, else the last."""
+    out: dict[tuple[str, int], dict] = {}
+    for rec in records:
+        key = (rec["config_id"], int(rec["rung"]))
+        prev = out.get(key)
+        if prev is None or prev.get("status") != "ok" or rec.get("status") == "ok":
+            out[key] = rec
+    return out
+
+
+def done_pairs(path: str | Path) -> set[tuple[str, int]]:
+    recs, _ = read(path)
+    return {k for k, r in latest(recs).items() if r.get("status") == "ok"}

@@ -1,0 +1,89 @@
+"""Import path → estimator; parameter names checked against get_params(); the pipeline.
+
+Preprocessing (standardisation when `scale: true`) lives inside the pipeline, so it is
+fit on the training subsample only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+def resolve(import_path: str, where: str = "") -> type:
+    """The estimator class named by `import_path`, or a ConfigError saying why not."""
+    module_name, _, attr = import_path.rpartition(".")
+    prefix = f"{where}: " if where else ""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"{prefix}estimator {import_path!r} cannot be imported ({exc}); "
+                          "check the import path, e.g. sklearn.ensemble.RandomForestClassifier") from None
+    cls = getattr(module, attr, None)
+    if cls is None:
+        near = difflib.get_close_matches(attr, [n for n in dir(module) if not n.startswith("_")], n=1)
+        hint = f"; did you mean {module_name}.{near[0]}?" if near else "; check the class name"
+        raise ConfigError(f"{prefix}estimator {import_path!r}: module {module_name!r} has no {attr!r}{hint}")
+    if not (isinstance(cls, type) and hasattr(cls, "get_params") and hasattr(cls, "fit")):
+        raise ConfigError(f"{prefix}{import_path!r} is not a scikit-learn-compatible estimator "
+                          "(a class with fit and get_params); name an estimator class")
+    return cls
+
+
+def check_params(cls: type, params: dict, import_path: str, where: str = "") -> None:
+    """Every hyperparameter must be one the estimator takes (per its get_params())."""
+    try:
+        accepted = set(cls().get_params(deep=False))
+    except Exception as exc:  # an estimator that cannot be built with defaults
+        raise ConfigError(f"{where}: estimator {import_path!r} cannot be created with default "
+                          f"arguments ({type(exc).__name__}: {exc})") from None
+    prefix = f"{where}: " if where else ""
+    for name in params:
+        if name not in accepted:
+            near = difflib.get_close_matches(name, sorted(accepted), n=1)
+            hint = f"did you mean {near[0]!r}?" if near else f"it takes: {', '.join(sorted(accepted))}"
+            raise ConfigError(f"{prefix}{import_path} takes no hyperparameter {name!r}; {hint}")
+
+
+def takes_seed(cls: type) -> bool:
+    try:
+        return "random_state" in cls().get_params(deep=False)
+    except Exception:
+        return False
+
+
+def build(estimator: str, params: dict, seed: int, scale: bool) -> Any:
+    """A fresh, unfitted estimator (a Pipeline with a scaler when `scale`)."""
+    cls = resolve(estimator)
+    kwargs = dict(params)
+    if takes_seed(cls):
+        kwargs["random_state"] = seed
+    est = cls(**kwargs)
+    if scale:
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        return make_pipeline(StandardScaler(), est)
+    return est
+
+
+def nested_order(y: np.ndarray, seed: int) -> np.ndarray:
+    """A permutation of range(len(y)) whose every prefix is stratified by y.
+
+    Within each class the rows are shuffled (seeded); each row gets the key
+    (rank within its class + 0.5) / class size, and rows are taken by that key, so any
+    prefix holds each class in proportion (within one row). Prefixes are nested by
+    construction.
+    """
+    rng = np.random.default_rng(seed)
+    keys = np.empty(len(y), dtype=np.float64)
+    tiebreak = rng.random(len(y))
+    for value in np.unique(y):
+        idx = np.flatnonzero(y == value)
+        idx = idx[rng.permutation(len(idx))]
+        keys[idx] = (np.arange(len(idx)) + 0.5) / len(idx)
+    return np.lexsort((tiebreak, keys))

@@ -1,0 +1,54 @@
+"""The locked test set: frontier members only, each refit on its rung's subsample and
+scored once on the test split; every scoring is recorded in RUN/test_scores.jsonl."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import ledger, metrics, models
+
+TEST_LOG = "test_scores.jsonl"
+
+
+def score_frontier(front: pd.DataFrame, configs: dict[str, dict], X_train: np.ndarray,
+                   y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, task: str,
+                   run_dir: Path) -> pd.DataFrame:
+    """Add test_<metric> columns to `front`. Points already scored (in the log) are not
+    scored again; their recorded scores are used."""
+    log = run_dir / TEST_LOG
+    seen = {(r["config_id"], int(r["rung"])): r for r in _read(log)}
+    rows = []
+    for _, point in front.iterrows():
+        key = (point["config_id"], int(point["rung"]))
+        rec = seen.get(key)
+        if rec is None:
+            cfg = configs[key[0]]
+            idx = models.nested_order(y_train, cfg["seed"])[: key[1]]
+            est = models.build(cfg["estimator"], cfg["params"], cfg["seed"], cfg["scale"])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(X_train[idx], y_train[idx])
+                pred = est.predict(X_test)
+            scores = metrics.score(task, y_test, pred)
+            rec = {"config_id": key[0], "rung": key[1], "n_test": int(len(y_test)),
+                   "scored_at_s": time.time(), **{f"test_{k}": v for k, v in scores.items()}}
+            ledger.append(log, rec)
+            seen[key] = rec
+        rows.append({k: v for k, v in rec.items() if k.startswith("test_")})
+    tests = pd.DataFrame(rows, index=front.index)
+    return pd.concat([front, tests], axis=1)
+
+
+def times_scored(run_dir: Path) -> int:
+    """How many (config_id, rung) points have ever seen the test split in this run."""
+    return len({(r["config_id"], int(r["rung"])) for r in _read(run_dir / TEST_LOG)})
+
+
+def _read(path: Path) -> list[dict]:
+    recs, _ = ledger.read(path)
+    return recs

@@ -1,0 +1,74 @@
+"""The self-contained HTML report: every image inlined, no script or request outside the file."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.5rem}
+th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}
+th{background:#f3f3f3} tr.knee{background:#fff3cd}
+pre{background:#f7f7f7;padding:.75rem;overflow:auto;font-size:.8rem}
+img{max-width:100%} .note{color:#555;font-size:.9rem}
+"""
+
+
+def _img(path: Path) -> str:
+    if not path.exists():
+        return "<p class=note>(figure missing)</p>"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _table(rows: list[dict], knee_key: str | None = "knee") -> str:
+    if not rows:
+        return "<p class=note>(none)</p>"
+    cols = list(rows[0])
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    body = []
+    for r in rows:
+        cls = ' class="knee"' if knee_key and r.get(knee_key) else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def render(run_dir: Path, title: str, frontier_rows: list[dict], trials: pd.DataFrame,
+           data_report: dict, manifest: dict, summary: list[str]) -> str:
+    failed = trials[trials["status"] != "ok"] if not trials.empty else trials
+    failed_rows = [{"config_id": r.config_id, "architecture": r.architecture, "rung": r.rung,
+                    "status": r.status, "error": r.error} for r in failed.itertuples()]
+    src_rows = [{"source": k, **{kk: (json.dumps(vv) if isinstance(vv, dict) else vv) for kk, vv in v.items()}}
+                for k, v in data_report.get("sources", {}).items()]
+    split_rows = [{"split": k, "rows": v["rows"], "fingerprint": v["fingerprint"],
+                   "label_counts": json.dumps(v["label_counts"])}
+                  for k, v in data_report.get("splits", {}).items()]
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in summary) + "</ul>",
+        "<h2>Pareto frontier</h2>",
+        "<p class=note>Validation metric against training time (wall time of fit alone). "
+        "Only these points were scored on the test split, once each; the knee is marked *.</p>",
+        _table(frontier_rows),
+        _img(run_dir / "pareto.png"),
+        "<h2>Learning and cost curves</h2>",
+        _img(run_dir / "learning_curves.png"),
+        "<h2>Failed trials</h2>",
+        _table(failed_rows, None),
+        "<h2>Data</h2>",
+        "<h3>Sources (rows_read = rows_kept + rows_quarantined + rows_duplicate)</h3>",
+        _table(src_rows, None),
+        "<h3>Splits</h3>",
+        _table(split_rows, None),
+        "<h2>Manifest</h2>",
+        f"<pre>{html.escape(json.dumps(manifest, indent=2, default=str))}</pre>",
+        "</body></html>",
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,51 @@
+"""Text tables of the frontier (terminal and TensorBoard) — pure formatting."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+
+def describe_params(params_json: str) -> str:
+    params = json.loads(params_json) if isinstance(params_json, str) else {}
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "-"
+
+
+def frontier_rows(front: pd.DataFrame, metric: str, time: str) -> list[dict]:
+    rows = []
+    for _, r in front.iterrows():
+        row = {
+            "knee": "*" if r.get("is_knee") else "",
+            "config_id": r["config_id"],
+            "architecture": r["architecture"],
+            "parameters": describe_params(r.get("params_json", "{}")),
+            "n_train": int(r["n_train"]),
+            f"val_{metric}": f"{r[f'val_{metric}']:.4f}",
+            time: f"{r[time]:.3f}",
+        }
+        if f"test_{metric}" in front.columns and pd.notna(r.get(f"test_{metric}")):
+            row[f"test_{metric}"] = f"{r[f'test_{metric}']:.4f}"
+        rows.append(row)
+    return rows
+
+
+def text_table(rows: list[dict], max_width: int = 48) -> str:
+    if not rows:
+        return "(empty)"
+    cols = list(rows[0])
+    cells = [[str(r.get(c, ""))[:max_width] for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
+    sep = "  ".join("-" * w for w in widths)
+    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join([line, sep, *body])
+
+
+def markdown_table(rows: list[dict]) -> str:
+    if not rows:
+        return "(empty)"
+    cols = list(rows[0])
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(out)

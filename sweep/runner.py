@@ -1,0 +1,241 @@
+"""Connect/start Ray, put the splits in the object store once, run the Tuner, collect results.
+
+The run's ledger (written trial-side) decides what is done; Tune only schedules.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import ledger
+from .data import Prepared
+from .errors import ClusterError
+from .space import Configuration
+
+TRIAL_COLUMNS = ["config_id", "group_id", "trial_id", "architecture", "estimator"]
+TAIL_COLUMNS = ["train_time_s", "train_cpu_s", "predict_time_s", "status", "node_id", "error"]
+
+
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> tuple[bool, float]:
+    """Connect to `address` or start a local Ray; returns (started_here, seconds)."""
+    import ray
+
+    t0 = time.perf_counter()
+    if ray.is_initialized():
+        return False, 0.0
+    kwargs = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True)
+    # Token auth stays on (Ray's default for a new local cluster); only its notice is hushed.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    # Tune looks for result.json files that its (switched off) loggers would have written.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=num_cpus, **kwargs)
+    except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+        where = address or "a new local cluster"
+        raise ClusterError(f"cannot start or reach Ray at {where} ({str(exc).splitlines()[0][:200]}); "
+                           "check the address (auto, HOST:PORT or ray://HOST:10001) and that the "
+                           "cluster runs Ray 2.60.0") from None
+    return True, time.perf_counter() - t0
+
+
+def expected_cost(cfg: Configuration) -> float:
+    """A rough prior of a configuration's fit time, to start the longest first."""
+    p = cfg.params
+    name = cfg.estimator.rsplit(".", 1)[-1].lower()
+    cost = float(p.get("n_estimators", 1)) * (2.0 if p.get("max_depth") is None else 1.0)
+    cost *= float(p.get("max_iter", 1)) ** 0.5
+    if "mlp" in name:
+        cost *= 4 * sum(p.get("hidden_layer_sizes", [100]) or [100]) / 32
+    if "svc" in name or "svm" in name:
+        cost *= 3
+    if "kneighbors" in name:
+        cost *= 0.5
+    return cost
+
+
+def configuration_dict(cfg: Configuration) -> dict:
+    return asdict(cfg) | {"searched": list(cfg.searched)}
+
+
+class Progress:
+    """A live progress line (done / running / failed, best so far) fed from Tune's callbacks."""
+
+    def __init__(self, total_configs: int, total_rungs: int, metric: str, maximise: bool, stream=None):
+        self.total_configs, self.total_rungs = total_configs, total_rungs
+        self.metric, self.maximise = metric, maximise
+        self.stream = stream or sys.stderr
+        self.rungs = self.configs_done = self.failed = self.running = 0
+        self.best: float | None = None
+        self.best_cfg = ""
+        self.t0 = time.perf_counter()
+        self._last = 0.0
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def result(self, result: dict) -> None:
+        self.rungs += 1
+        if result.get("status") != "ok":
+            return
+        v = result.get(f"val_{self.metric}")
+        if v is not None and (self.best is None or (v > self.best if self.maximise else v < self.best)):
+            self.best, self.best_cfg = v, f"{result.get('architecture')} {result.get('config_id')} n={result.get('n_train')}"
+        self.show()
+
+    def line(self) -> str:
+        best = f"best val_{self.metric} {self.best:.4f} ({self.best_cfg})" if self.best is not None else "no result yet"
+        return (f"[{time.perf_counter() - self.t0:6.1f}s] rungs {self.rungs}/{self.total_rungs} | "
+                f"configs done {self.configs_done}/{self.total_configs}, running {self.running}, "
+                f"failed {self.failed} | {best}")
+
+    def show(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if self.tty:
+            self.stream.write("\r" + self.line()[:160].ljust(160))
+            self.stream.flush()
+        elif force or now - self._last >= 5:
+            self.stream.write(self.line() + "\n")
+            self.stream.flush()
+            self._last = now
+
+    def end(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+        self.show(force=not self.tty)
+
+
+def _callback(progress: Progress):
+    from ray import tune
+
+    class _Cb(tune.Callback):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            progress.running += 1
+            progress.show()
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            progress.result(result)
+            if result.get("status") == "failed":
+                progress.failed += 1
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            progress.running -= 1
+            progress.configs_done += 1
+            progress.show()
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            progress.running -= 1
+            progress.failed += 1
+            progress.show()
+
+    return _Cb()
+
+
+def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepared, task: str,
+               run_dir: Path, max_concurrent: int | None, progress: Progress) -> float:
+    """Run every (config_id, rung) the ledger lacks as Tune trials; returns trial-phase wall seconds."""
+    import ray
+    from ray import tune
+
+    ledger_path = str(run_dir / "ledger.jsonl")
+    done = ledger.done_pairs(ledger_path)
+    plan = {}
+    for cfg in sorted(configs, key=expected_cost, reverse=True):
+        todo = [n for n in rungs if (cfg.config_id, n) not in done]
+        if todo:
+            plan[cfg.config_id] = {"config": configuration_dict(cfg), "rungs": todo}
+    if not plan:
+        return 0.0
+    data = {"X_train": prepared.X["train"], "y_train": prepared.y["train"],
+            "X_val": prepared.X["validation"], "y_val": prepared.y["validation"]}
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # our ledger + events replace them
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    trainable = tune.with_parameters(_entry(), data=data, plan=plan, task=task,
+                                     ledger_path=ledger_path,
+                                     events_dir=str(run_dir / "tensorboard"))
+    res = {cid: {"cpu": item["config"]["cpu"], "gpu": item["config"]["gpu"]} for cid, item in plan.items()}
+    trainable = tune.with_resources(trainable, lambda spec: res[spec["config_id"]])
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"config_id": tune.grid_search(list(plan))},
+        tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent or 0, reuse_actors=False),
+        run_config=tune.RunConfig(
+            name="tune", storage_path=str((run_dir / "_tune").resolve()), verbose=0,
+            callbacks=[_callback(progress)], log_to_file=False,
+            checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
+            failure_config=tune.FailureConfig(max_failures=0),
+        ),
+    )
+    t0 = time.perf_counter()
+    tuner.fit()
+    wall = time.perf_counter() - t0
+    progress.end()
+    del ray  # imported for side effects (connected session)
+    return wall
+
+
+def _entry():
+    from .trainable import tune_trainable
+    return tune_trainable
+
+
+def collect_results(run_dir: Path, configs: list[Configuration]) -> pd.DataFrame:
+    """trials table from the ledger: one row per (config_id, rung) with DESIGN.md's columns."""
+    records, skipped = ledger.read(run_dir / "ledger.jsonl")
+    if skipped:
+        print(f"warning: {skipped} torn or unreadable ledger line(s) ignored", file=sys.stderr)
+    by_id = {c.config_id: c for c in configs}
+    latest = ledger.latest(records)
+    rows = []
+    for (cid, rung), rec in sorted(latest.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        cfg = by_id.get(cid)
+        row = {
+            "config_id": cid, "group_id": rec.get("group_id"), "trial_id": rec.get("trial_id", ""),
+            "architecture": rec.get("architecture"),
+            "estimator": cfg.estimator if cfg else rec.get("estimator", ""),
+            "params": rec.get("params", {}), "seed": rec.get("seed"), "rung": rung,
+            "n_train": rec.get("n_train"),
+        }
+        row.update({k: v for k, v in rec.items() if k.startswith("val_")})
+        row.update({k: rec.get(k) for k in TAIL_COLUMNS})
+        rows.append(row)
+    return trials_frame(rows)
+
+
+def trials_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows (with a `params` dict each) → the trials table, one `param_<name>` per hyperparameter.
+
+    A parameter column is numeric when every value given is a number; otherwise each value
+    is written as JSON text (None → "null", tuples/lists → "[64, 32]"), never dropped.
+    """
+    if not rows:
+        return pd.DataFrame(columns=TRIAL_COLUMNS + ["seed", "rung", "n_train"] + TAIL_COLUMNS)
+    names = sorted({k for r in rows for k in r["params"]})
+    df = pd.DataFrame([{k: v for k, v in r.items() if k != "params"} for r in rows])
+    for name in names:
+        vals = [r["params"].get(name, _ABSENT) for r in rows]
+        given = [v for v in vals if v is not _ABSENT]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in given)
+        col = [np.nan if v is _ABSENT else v for v in vals] if numeric else \
+              [None if v is _ABSENT else json.dumps(v) for v in vals]
+        df[f"param_{name}"] = pd.Series(col, dtype="float64" if numeric else "string")
+    df["params_json"] = [json.dumps(r["params"], sort_keys=True) for r in rows]
+    metric_cols = sorted(c for c in df.columns if c.startswith("val_"))
+    order = (TRIAL_COLUMNS + [f"param_{n}" for n in names] + ["seed", "rung", "n_train"]
+             + metric_cols + TAIL_COLUMNS + ["params_json"])
+    df = df[[c for c in order if c in df.columns]]
+    for c in ("seed", "rung", "n_train"):
+        df[c] = df[c].astype("int64")
+    return df
+
+
+_ABSENT = object()

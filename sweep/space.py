@@ -1,0 +1,123 @@
+"""Expand a search space into explicit configurations and the sample-size ladder.
+
+A configuration is one (estimator import path, hyperparameters, seed); its `config_id`
+is a content hash of those (canonical JSON), so the same configuration has the same id
+in every run and on every machine. `group_id` is the same hash without the seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+from .spec import Architecture, SearchSpace
+
+
+def canonical(value: Any) -> Any:
+    """JSON-ready canonical form: tuples become lists, numpy scalars plain Python."""
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return value.item()
+    return value
+
+
+def _hash(payload: dict) -> str:
+    text = json.dumps(canonical(payload), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def make_ids(estimator: str, params: dict, seed: int, scale: bool = False) -> tuple[str, str]:
+    """Return (config_id, group_id) for an estimator, its hyperparameters and seed."""
+    base: dict[str, Any] = {"estimator": estimator, "params": params}
+    if scale:
+        base["preprocess"] = "standard_scaler"
+    return _hash({**base, "seed": seed}), _hash(base)
+
+
+@dataclass(frozen=True)
+class Configuration:
+    config_id: str
+    group_id: str
+    architecture: str
+    estimator: str
+    params: dict = field(hash=False)
+    searched: tuple[str, ...]
+    seed: int
+    scale: bool
+    cpu: float
+    gpu: float
+
+    def summary(self) -> str:
+        shown = ", ".join(f"{k}={self.params[k]!r}" for k in self.searched)
+        return f"{self.architecture}({shown})" if shown else self.architecture
+
+
+def expand_architecture(arch: Architecture, seeds: list[int]) -> list[Configuration]:
+    keys = list(arch.grid)
+    combos = list(itertools.product(*(arch.grid[k] for k in keys))) if keys else [()]
+    out = []
+    for combo in combos:
+        params = {**arch.params, **dict(zip(keys, combo))}
+        for seed in seeds:
+            cid, gid = make_ids(arch.estimator, params, seed, arch.scale)
+            out.append(Configuration(cid, gid, arch.name, arch.estimator, params, tuple(keys),
+                                     seed, arch.scale, arch.resources.cpu, arch.resources.gpu))
+    return out
+
+
+def expand(space: SearchSpace, smoke: bool = False, repeats: int | None = None) -> list[Configuration]:
+    """All configurations of the space (a smaller set with smoke=True), ids unique."""
+    n_rep = repeats if repeats is not None else space.repeats
+    if n_rep < 1:
+        raise ConfigError(f"repeats must be >= 1, but got {n_rep}")
+    seeds = [space.seed + r for r in range(n_rep)]
+    archs = space.architectures
+    limit = None
+    if smoke:
+        if space.smoke is None:
+            raise ConfigError(f"search space {space.name!r} has no 'smoke' section; add one "
+                              "(architectures, sample_sizes) to use --smoke")
+        wanted = space.smoke.architectures
+        archs = [a for a in archs if a.name in wanted]
+        limit = space.smoke.max_configs_per_architecture
+    configs: list[Configuration] = []
+    for arch in archs:
+        got = expand_architecture(arch, seeds)
+        configs.extend(got[: limit * len(seeds)] if limit else got)
+    ids = [c.config_id for c in configs]
+    if len(set(ids)) != len(ids):
+        dup = next(c for c in configs if ids.count(c.config_id) > 1)
+        raise ConfigError(f"search space {space.name!r}: configuration {dup.summary()} appears twice "
+                          "(two architectures with the same estimator and parameters); remove one")
+    return configs
+
+
+def ladder(sizes: list, n_train: int) -> list[int]:
+    """Sample sizes (fractions of the training split or row counts) → ascending row counts.
+
+    A rung is identified by its row count, so a ladder extended later keeps its old rungs.
+    """
+    if n_train < 1:
+        raise ConfigError("the training split is empty; check the dataset's split fractions")
+    out = []
+    for s in sizes:
+        n = int(s) if isinstance(s, int) and not isinstance(s, bool) and s > 1 else max(1, round(float(s) * n_train))
+        if n > n_train:
+            raise ConfigError(f"sample size {s!r} asks for {n} rows, but the training split has {n_train}; "
+                              "lower it or use a fraction")
+        out.append(n)
+    if sorted(set(out)) != out:
+        raise ConfigError(f"sample sizes {list(sizes)} give row counts {out} on a training split of "
+                          f"{n_train} rows, which are not strictly ascending; space them further apart")
+    return out
+
+
+def sizes_for(space: SearchSpace, smoke: bool) -> list:
+    return list(space.smoke.sample_sizes) if smoke and space.smoke else list(space.sample_sizes)

@@ -1,0 +1,163 @@
+"""The dataset spec: sources, canonical schema, label, de-duplication, split."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ._load import load_model
+
+_RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+ColumnType = Literal["float", "int", "str", "bool"]
+Scalar = Union[bool, int, float, str]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Frozen):
+    """One input: a folder (or file) of Parquet, optionally hive-partitioned."""
+
+    name: str
+    path: str = Field(description="folder or file; relative paths are taken from the spec's folder")
+    partitioning: Literal["hive", "none"] = "hive"
+    rename: dict[str, str] = Field(default_factory=dict,
+                                   description="source column name -> canonical column name")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("a source name must be letters, digits and _ (not starting with a digit)")
+        return v
+
+
+class Column(_Frozen):
+    """A canonical column. `name` may hold a range, `pixel_{0..63}`, to declare many."""
+
+    name: str
+    type: ColumnType
+    role: Literal["feature", "metadata"] = "feature"
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    categories: list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Column":
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min must be <= max, but got min={self.min}, max={self.max}")
+        if (self.min is not None or self.max is not None) and self.type in ("str", "bool"):
+            raise ValueError(f"min/max apply to numeric columns, but the type is {self.type!r}")
+        for n in self.names():
+            if not _NAME.match(n):
+                raise ValueError(f"column name {n!r} must be letters, digits and _ "
+                                 "(a range is written pixel_{0..63})")
+        return self
+
+    def names(self) -> list[str]:
+        m = _RANGE.search(self.name)
+        if not m:
+            return [self.name]
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if lo > hi:
+            raise ValueError(f"column name {self.name!r}: range {{{lo}..{hi}}} is empty; write {{low..high}}")
+        return [self.name[:m.start()] + str(i) + self.name[m.end():] for i in range(lo, hi + 1)]
+
+
+class Label(_Frozen):
+    column: str
+    type: ColumnType = "int"
+    values: list[Scalar] | None = Field(default=None, description="allowed classes (classification)")
+    min: float | None = None
+    max: float | None = None
+
+
+class Dedup(_Frozen):
+    exact: Literal["drop", "keep"] = "drop"
+    conflicting: Literal["quarantine", "keep"] = "quarantine"
+
+
+class Split(_Frozen):
+    method: Literal["stratified"] = "stratified"
+    train: float = Field(0.6, gt=0, lt=1)
+    validation: float = Field(0.2, gt=0, lt=1)
+    test: float = Field(0.2, gt=0, lt=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _sum(self) -> "Split":
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"train + validation + test must be 1, but got {total:g}")
+        return self
+
+
+class DatasetSpec(_Frozen):
+    name: str
+    task: Literal["classification", "regression"] = "classification"
+    bundled: Literal["digits"] | None = Field(
+        default=None, description="write this bundled dataset's sources on first use")
+    sources: list[Source] = Field(min_length=1)
+    columns: list[Column] = Field(min_length=1)
+    label: Label
+    dedup: Dedup = Dedup()
+    split: Split = Split()
+
+    @model_validator(mode="after")
+    def _check(self) -> "DatasetSpec":
+        names = [s.name for s in self.sources]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"source names must be unique, but {sorted(dup)} repeat")
+        cols = self.column_names()
+        dupc = {c for c in cols if cols.count(c) > 1}
+        if dupc:
+            raise ValueError(f"column names must be unique, but {sorted(dupc)[:3]} repeat")
+        if self.label.column in cols:
+            raise ValueError(f"the label column {self.label.column!r} is declared under 'label', "
+                             "not under 'columns'; remove it from 'columns'")
+        if not self.feature_names():
+            raise ValueError("at least one column must have role 'feature'")
+        if self.task == "classification" and not self.label.values:
+            raise ValueError("a classification dataset needs label.values (its allowed classes)")
+        return self
+
+    def column_names(self) -> list[str]:
+        out: list[str] = []
+        for c in self.columns:
+            out.extend(c.names())
+        return out
+
+    def feature_names(self) -> list[str]:
+        out: list[str] = []
+        for c in self.columns:
+            if c.role == "feature":
+                out.extend(c.names())
+        return out
+
+    def expanded_columns(self) -> dict[str, Column]:
+        return {n: c for c in self.columns for n in c.names()}
+
+
+def is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def load_dataset(path: str | Path) -> DatasetSpec:
+    """Load a dataset spec; relative source paths become absolute (from the spec's folder)."""
+    p = Path(path)
+    spec = load_model(DatasetSpec, p, "dataset spec")
+    base = p.resolve().parent
+    sources = [
+        s if is_uri(s.path) or Path(s.path).is_absolute()
+        else s.model_copy(update={"path": str((base / s.path).resolve())})
+        for s in spec.sources
+    ]
+    return spec.model_copy(update={"sources": sources})

@@ -1,0 +1,121 @@
+"""The search-space spec: architectures × hyperparameter grids × sample-size ladder."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..metrics import CLASSIFICATION, MAXIMISE, REGRESSION
+from ._load import load_model
+
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
+
+# Metric → True when larger is better (DESIGN.md, metric directions).
+METRIC_MAXIMISE = MAXIMISE
+Metric = Literal["accuracy", "balanced_accuracy", "f1_macro", "r2", "rmse", "mae"]
+CLASSIFICATION_METRICS = CLASSIFICATION
+REGRESSION_METRICS = REGRESSION
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Resources(_Frozen):
+    cpu: float = Field(1.0, gt=0)
+    gpu: float = Field(0.0, ge=0)
+
+
+class Architecture(_Frozen):
+    """One estimator (by import path) with fixed parameters and a grid to search."""
+
+    name: str
+    estimator: str = Field(description="import path, e.g. sklearn.linear_model.LogisticRegression")
+    params: dict[str, Any] = Field(default_factory=dict, description="fixed hyperparameters")
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="values to search")
+    scale: bool = Field(False, description="standardise features (fit on the training subsample)")
+    resources: Resources = Resources()
+
+    @field_validator("estimator")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not _IMPORT_PATH.match(v):
+            raise ValueError("an estimator is given by import path, like "
+                             "sklearn.ensemble.RandomForestClassifier")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> "Architecture":
+        for k, values in self.grid.items():
+            if len(values) == 0:
+                raise ValueError(f"grid.{k} is an empty list; give at least one value or remove it")
+        both = set(self.params) & set(self.grid)
+        if both:
+            raise ValueError(f"{sorted(both)} are both fixed (params) and searched (grid); keep one")
+        if "random_state" in self.params or "random_state" in self.grid:
+            raise ValueError("random_state is set from the search space's seeds "
+                             "(seed, repeats); remove it from params/grid")
+        return self
+
+
+class Smoke(_Frozen):
+    """How `--smoke` shrinks the grid (still >= 2 architectures and >= 2 rungs)."""
+
+    architectures: list[str] = Field(min_length=2)
+    sample_sizes: list[Union[int, float]] = Field(min_length=2)
+    max_configs_per_architecture: int = Field(2, ge=1)
+
+
+class SearchSpace(_Frozen):
+    name: str
+    dataset: str | None = Field(None, description="default dataset spec, relative to this file")
+    metric: Metric = "accuracy"
+    time_axis: Literal["train_time_s", "train_cpu_s"] = "train_time_s"
+    sample_sizes: list[Union[int, float]] = Field(
+        min_length=1, description="ascending: fractions in (0, 1] of the training split, or row counts > 1")
+    repeats: int = Field(1, ge=1, le=100)
+    seed: int = Field(0, ge=0)
+    architectures: list[Architecture] = Field(min_length=1)
+    smoke: Smoke | None = None
+
+    @field_validator("sample_sizes")
+    @classmethod
+    def _ladder(cls, v: list) -> list:
+        return check_ladder(v)
+
+    @model_validator(mode="after")
+    def _check(self) -> "SearchSpace":
+        names = [a.name for a in self.architectures]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"architecture names must be unique, but {dup} repeat")
+        if self.smoke:
+            unknown = [a for a in self.smoke.architectures if a not in names]
+            if unknown:
+                raise ValueError(f"smoke.architectures names {unknown}, which are not architectures "
+                                 f"here; choose from {names}")
+            check_ladder(self.smoke.sample_sizes)
+        return self
+
+    @property
+    def maximise(self) -> bool:
+        return METRIC_MAXIMISE[self.metric]
+
+
+def check_ladder(v: list) -> list:
+    for x in v:
+        if isinstance(x, bool) or x <= 0:
+            raise ValueError(f"each sample size must be a fraction in (0, 1] or a row count > 1, but got {x!r}")
+        if isinstance(x, float) and x > 1:
+            raise ValueError(f"a fractional sample size must be <= 1, but got {x!r}; "
+                             "write row counts as integers")
+    if list(v) != sorted(v, key=float) or len(set(map(float, v))) != len(v):
+        raise ValueError(f"sample sizes must be strictly ascending, but got {list(v)}")
+    return v
+
+
+def load_space(path: str | Path) -> SearchSpace:
+    return load_model(SearchSpace, Path(path), "search space")

@@ -1,0 +1,55 @@
+"""Tiny estimators for tests and examples, named by import path in test search spaces.
+
+    estimator: sweep.testing.SlowClassifier     # sleeps, then predicts the majority class
+    estimator: sweep.testing.FailingClassifier  # always raises in fit
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+class MajorityClassifier(ClassifierMixin, BaseEstimator):
+    """Predicts the most frequent training label. `delay` seconds of sleep in fit."""
+
+    def __init__(self, delay: float = 0.0, log_path: str | None = None):
+        self.delay = delay
+        self.log_path = log_path
+
+    def fit(self, X, y):
+        if self.log_path:  # evidence outside the ledger: every fit start, appended
+            with open(self.log_path, "a", encoding="utf-8") as fh:
+                fh.write(f"{os.getpid()} {len(y)} {self.delay}\n")
+        if self.delay:
+            time.sleep(self.delay)
+        values, counts = np.unique(y, return_counts=True)
+        self.classes_ = values
+        self.majority_ = values[np.argmax(counts)]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.majority_)
+
+
+class SlowClassifier(MajorityClassifier):
+    """A majority classifier that sleeps `delay` seconds (default 1) in every fit."""
+
+    def __init__(self, delay: float = 1.0, log_path: str | None = None):
+        super().__init__(delay=delay, log_path=log_path)
+
+
+class FailingClassifier(ClassifierMixin, BaseEstimator):
+    """Always raises in fit: for failure handling."""
+
+    def __init__(self, message: str = "this estimator always fails"):
+        self.message = message
+
+    def fit(self, X, y):
+        raise RuntimeError(self.message)
+
+    def predict(self, X):  # pragma: no cover - never fitted
+        raise RuntimeError(self.message)
