@@ -72,18 +72,28 @@ def build(estimator: str, params: dict, seed: int, scale: bool) -> Any:
 
 
 def nested_order(y: np.ndarray, seed: int) -> np.ndarray:
-    """A permutation of range(len(y)) whose every prefix is stratified by y.
+    """A permutation of range(len(y)) whose every prefix is stratified by y (nested samples).
 
-    Within each class the rows are shuffled (seeded); each row gets the key
-    (rank within its class + 0.5) / class size, and rows are taken by that key, so any
-    prefix holds each class in proportion (within one row). Prefixes are nested by
-    construction.
+    Within each class the rows are shuffled (seeded). Then, position by position, the
+    class furthest behind its share (k * class_size / n - taken so far) gives its next
+    row, so every prefix holds each class within one row of its proportion, and the
+    first n rows of the order form the sample of size n: each smaller rung's sample is
+    contained in every larger one.
     """
+    y = np.asarray(y)
     rng = np.random.default_rng(seed)
-    keys = np.empty(len(y), dtype=np.float64)
-    tiebreak = rng.random(len(y))
-    for value in np.unique(y):
-        idx = np.flatnonzero(y == value)
-        idx = idx[rng.permutation(len(idx))]
-        keys[idx] = (np.arange(len(idx)) + 0.5) / len(idx)
-    return np.lexsort((tiebreak, keys))
+    classes, inverse = np.unique(y, return_inverse=True)
+    pools = [np.flatnonzero(inverse == c) for c in range(len(classes))]
+    pools = [p[rng.permutation(len(p))] for p in pools]
+    sizes = np.array([len(p) for p in pools], dtype=np.float64)
+    n = len(y)
+    share = sizes / max(n, 1)
+    taken = np.zeros(len(pools), dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        deficit = (k + 1) * share - taken
+        deficit[taken >= sizes] = -np.inf
+        c = int(np.argmax(deficit))
+        order[k] = pools[c][taken[c]]
+        taken[c] += 1
+    return order

@@ -83,6 +83,11 @@ class Progress:
         self._last = 0.0
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
+    def __getstate__(self):  # Tune pickles callbacks into its state: the stream stays behind
+        state = self.__dict__.copy()
+        state["stream"] = None
+        return state
+
     def result(self, result: dict) -> None:
         self.rungs += 1
         if result.get("status") != "ok":
@@ -99,6 +104,8 @@ class Progress:
                 f"failed {self.failed} | {best}")
 
     def show(self, force: bool = False) -> None:
+        if self.stream is None:
+            return
         now = time.perf_counter()
         if self.tty:
             self.stream.write("\r" + self.line()[:160].ljust(160))
@@ -109,7 +116,7 @@ class Progress:
             self._last = now
 
     def end(self) -> None:
-        if self.tty:
+        if self.tty and self.stream is not None:
             self.stream.write("\n")
         self.show(force=not self.tty)
 
@@ -167,7 +174,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     tuner = tune.Tuner(
         trainable,
         param_space={"config_id": tune.grid_search(list(plan))},
-        tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent or 0, reuse_actors=False),
+        tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent or 0, reuse_actors=True),
         run_config=tune.RunConfig(
             name="tune", storage_path=str((run_dir / "_tune").resolve()), verbose=0,
             callbacks=[_callback(progress)], log_to_file=False,

@@ -1,0 +1,64 @@
+"""Shared fixtures: an isolated HOME (Ray's auth token never touches a real one), one real
+local Ray per test session, and temporary copies of the bundled specs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+_HOME = tempfile.mkdtemp(prefix="sweep-test-home-")
+os.environ["HOME"] = _HOME  # before Ray is imported anywhere: its token lands here
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def digits_spec(tmp_path_factory) -> Path:
+    """datasets/digits.yaml with its sources under a temporary folder (written once)."""
+    d = tmp_path_factory.mktemp("digits")
+    spec = yaml.safe_load((REPO / "datasets" / "digits.yaml").read_text())
+    for s in spec["sources"]:
+        s["path"] = str(d / "sources" / s["name"])
+    path = d / "digits.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+@pytest.fixture()
+def space_file(tmp_path, digits_spec):
+    """Write a search space (a dict) to a file that points at the temporary digits spec."""
+    def make(space: dict, name: str = "space.yaml") -> Path:
+        space = {"dataset": str(digits_spec), **space}
+        p = tmp_path / name
+        p.write_text(yaml.safe_dump(space, sort_keys=False))
+        return p
+    return make
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):
+    """Run `python -m sweep ARGS` in a fresh process; returns the CompletedProcess."""
+    import subprocess
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "sweep", *args], cwd=cwd or REPO, capture_output=True,
+                          text=True, timeout=timeout, env=full_env)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_HOME, ignore_errors=True)

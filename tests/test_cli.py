@@ -1,0 +1,86 @@
+"""Bad input through the real CLI: one line on stderr naming the place and the fix, exit 2,
+no traceback, no run directory left behind."""
+
+import pytest
+import yaml
+
+from conftest import run_cli
+
+SPACE = {
+    "name": "t",
+    "sample_sizes": [0.5, 1.0],
+    "architectures": [{"name": "lr", "estimator": "sklearn.linear_model.LogisticRegression",
+                       "params": {"max_iter": 50}, "grid": {"C": [0.1, 1.0]}}],
+}
+
+
+def _space(**edits):
+    s = yaml.safe_load(yaml.safe_dump(SPACE))
+    for k, v in edits.items():
+        if k == "arch":
+            s["architectures"][0].update(v)
+        else:
+            s[k] = v
+    return s
+
+
+CASES = {
+    "missing file": (None, r"nope\.yaml: file not found; check the path"),
+    "unknown key": (_space(metrik="accuracy"), r"space\.yaml:\d+:1: unknown key 'metrik'; check the spelling"),
+    "wrong type": (_space(repeats="three"), r"key 'repeats' has invalid value 'three': Input should be a valid integer"),
+    "bad estimator": (_space(arch={"estimator": "sklearn.linear_model.LogisticRegresion"}),
+                      r"architectures\[0\] \(lr\): estimator 'sklearn.linear_model.LogisticRegresion': module "
+                      r"'sklearn.linear_model' has no 'LogisticRegresion'; did you mean"),
+    "bad module": (_space(arch={"estimator": "sklearnx.linear.Foo"}),
+                   r"estimator 'sklearnx.linear.Foo' cannot be imported \(No module named 'sklearnx'\)"),
+    "bad hyperparameter": (_space(arch={"grid": {"Cs": [1.0]}}),
+                           r"LogisticRegression takes no hyperparameter 'Cs'; did you mean 'C'\?"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input(case, space_file, tmp_path):
+    space, expected = CASES[case]
+    path = tmp_path / "nope.yaml" if space is None else space_file(space)
+    out = tmp_path / "run"
+    proc = run_cli("run", str(path), "--out", str(out), timeout=120)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    import re
+    assert re.search(expected, lines[0]), lines[0]
+    assert not out.exists()
+
+
+def test_dataset_path_that_does_not_exist(space_file, tmp_path, digits_spec):
+    d = yaml.safe_load(open(digits_spec))
+    d.pop("bundled")
+    d["sources"][0]["path"] = str(tmp_path / "missing_lab")
+    ds = tmp_path / "ds.yaml"
+    ds.write_text(yaml.safe_dump(d))
+    out = tmp_path / "run"
+    proc = run_cli("run", str(space_file(SPACE)), "--dataset", str(ds), "--out", str(out), timeout=120)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "source 'lab_a': path" in lines[0] and "missing_lab' does not exist; fix 'path'" in lines[0]
+    assert not out.exists()
+    proc = run_cli("run", str(space_file(SPACE)), "--dataset", str(tmp_path / "no.yaml"), timeout=120)
+    assert proc.returncode == 2 and "no.yaml: file not found" in proc.stderr
+
+
+def test_cli_usage_errors(tmp_path):
+    proc = run_cli("run", "--max-concurrent", "0")
+    assert proc.returncode == 2 and "must be >= 1, but got 0" in proc.stderr
+    proc = run_cli("frobnicate")
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_out_that_holds_a_run_is_refused(space_file, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")
+    proc = run_cli("run", str(space_file(SPACE)), "--out", str(out), timeout=120)
+    assert proc.returncode == 2
+    assert "already holds a run" in proc.stderr and "Traceback" not in proc.stderr
+    assert (out / "manifest.json").read_text() == "{}"

@@ -1,0 +1,146 @@
+"""`sweep run --smoke` end to end against a real local Ray; the Python API; failures."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sweep
+from conftest import REPO, run_cli
+from sweep.space import expand, sizes_for
+from sweep.spec import load_space
+
+pytestmark = pytest.mark.slow
+
+DESIGN_COLUMNS = ["config_id", "group_id", "trial_id", "architecture", "seed", "rung", "n_train",
+                  "val_accuracy", "train_time_s", "train_cpu_s", "predict_time_s", "status", "node_id", "error"]
+RUN_FILES = ["spec.yaml", "manifest.json", "data_report.json", "ledger.jsonl", "trials.parquet",
+             "trials.csv", "frontier.csv", "report.html", "pareto.png", "learning_curves.png",
+             "quarantine/rows.parquet", "test_scores.jsonl"]
+
+
+def brute_frontier(df, metric="val_accuracy", time="train_time_s"):
+    keep = set()
+    rows = list(df[["config_id", "rung", metric, time]].itertuples(index=False))
+    for a in rows:
+        dominated = any(b[2] >= a[2] and b[3] <= a[3] and (b[2] > a[2] or b[3] < a[3]) for b in rows)
+        if not dominated:
+            keep.add((a[0], int(a[1])))
+    return keep
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, digits_spec):
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    proc = run_cli("run", "--smoke", "--dataset", str(digits_spec), "--out", str(out), timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out, proc
+
+
+def test_smoke_run_writes_the_run_directory(smoke_run):
+    out, proc = smoke_run
+    for f in RUN_FILES:
+        assert (out / f).exists(), f
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+    assert "Pareto frontier" in proc.stdout and "report: " in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_trials_table_matches_the_grid(smoke_run):
+    out, _ = smoke_run
+    trials = pd.read_parquet(out / "trials.parquet")
+    for c in DESIGN_COLUMNS:
+        assert c in trials.columns, c
+    assert any(c.startswith("param_") for c in trials.columns)
+    sp = load_space(REPO / "search_spaces" / "default.yaml")
+    configs = expand(sp, smoke=True)
+    rungs = json.loads((out / "manifest.json").read_text())["rungs"]
+    assert len(rungs) == len(sizes_for(sp, True)) >= 2
+    expected = {(c.config_id, n) for c in configs for n in rungs}
+    got = list(zip(trials["config_id"], trials["rung"]))
+    assert len(got) == len(set(got))                       # one row per (config_id, rung)
+    assert set(got) == expected                            # ids computed independently agree
+    assert (trials["status"] == "ok").all()
+    assert (trials["n_train"] == trials["rung"]).all()
+    assert (trials["train_time_s"] > 0).all()
+    assert trials["node_id"].str.len().min() > 0 and trials["trial_id"].str.len().min() > 0
+    pd.testing.assert_frame_equal(pd.read_csv(out / "trials.csv")[["config_id", "rung"]].astype({"config_id": str}),
+                                  trials[["config_id", "rung"]], check_dtype=False)
+
+
+def test_frontier_is_the_non_dominated_set(smoke_run):
+    out, _ = smoke_run
+    trials = pd.read_parquet(out / "trials.parquet")
+    front = pd.read_csv(out / "frontier.csv", dtype={"config_id": str})
+    assert set(zip(front["config_id"], front["rung"])) == brute_frontier(trials)
+    assert front["is_knee"].sum() == 1
+    assert front["test_accuracy"].notna().all()
+    scored = [json.loads(line) for line in (out / "test_scores.jsonl").read_text().splitlines()]
+    keys = [(r["config_id"], r["rung"]) for r in scored]
+    assert len(keys) == len(set(keys))                      # once each
+    assert set(keys) == set(zip(front["config_id"], front["rung"]))   # frontier members only
+
+
+def test_tensorboard_has_a_scalar_series_per_configuration(smoke_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out, _ = smoke_run
+    trials = pd.read_parquet(out / "trials.parquet")
+    for cid, g in trials.groupby("config_id"):
+        acc = EventAccumulator(str(out / "tensorboard" / cid))
+        acc.Reload()
+        events = acc.Scalars("val_accuracy")
+        assert [e.step for e in events] == sorted(g["n_train"].tolist())
+        np.testing.assert_allclose([e.value for e in events], g.sort_values("n_train")["val_accuracy"],
+                                   rtol=1e-6)
+    assert (out / "tensorboard" / "summary").is_dir()
+
+
+def test_api_run_and_load(tmp_path, ray_session, space_file):
+    space = {"name": "api", "sample_sizes": [0.3, 1.0], "architectures": [
+        {"name": "lr", "estimator": "sklearn.linear_model.LogisticRegression", "scale": True,
+         "params": {"max_iter": 200}, "grid": {"C": [0.1, 1.0]}},
+        {"name": "broken", "estimator": "sweep.testing.FailingClassifier"}]}
+    res = sweep.run(space_file(space), out=tmp_path / "run", progress_stream=open("/dev/null", "w"),
+                    echo=lambda *a: None)
+    assert res.exit_code == 4                              # finished, but a configuration failed
+    failed = res.failed
+    assert set(failed["architecture"]) == {"broken"}
+    assert "RuntimeError: this estimator always fails" in failed["error"].iloc[0]
+    ok = res.trials[res.trials["status"] == "ok"]
+    assert len(ok) == 4                                     # the others completed
+    loaded = sweep.load(res.run_dir)
+    pd.testing.assert_frame_equal(loaded.trials, res.trials, check_dtype=False)
+    assert list(loaded.frontier["config_id"]) == list(res.frontier["config_id"])
+    assert "broken" in (res.run_dir / "report.html").read_text()
+
+
+def test_same_config_ids_in_separate_runs(smoke_run, tmp_path, ray_session, digits_spec):
+    out, _ = smoke_run
+    res = sweep.run(smoke=True, dataset=digits_spec, out=tmp_path / "again", progress_stream=open("/dev/null", "w"),
+                    echo=lambda *a: None)
+    first = pd.read_parquet(out / "trials.parquet")
+    assert set(res.trials["config_id"]) == set(first["config_id"])
+    # the same data and seeds give the same validation metrics (times differ)
+    merged = first.merge(res.trials, on=["config_id", "rung"])
+    assert len(merged) == len(first)
+    np.testing.assert_allclose(merged["val_accuracy_x"], merged["val_accuracy_y"])
+
+
+def test_load_refuses_an_incomplete_run(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({"status": "running"}))
+    with pytest.raises(sweep.ConfigError, match="the run is 'running', not complete"):
+        sweep.load(tmp_path)
+    with pytest.raises(sweep.ConfigError, match="no manifest.json"):
+        sweep.load(tmp_path / "nothing")
+
+
+def test_report_rebuild(smoke_run):
+    out, _ = smoke_run
+    before = (out / "frontier.csv").read_text()
+    proc = run_cli("report", str(out), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "frontier.csv").read_text() == before
+    assert Path(out / "report.html").stat().st_size > 10_000

@@ -1,0 +1,102 @@
+"""Frontier, knee and budget query against brute force (hypothesis), ties and duplicates included."""
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sweep.pareto import best_within, frontier, frontier_mask, knee_index
+
+
+def brute_mask(m, t, maximise):
+    m = np.asarray(m, float) if maximise else -np.asarray(m, float)
+    t = np.asarray(t, float)
+    out = []
+    for i in range(len(m)):
+        if not (np.isfinite(m[i]) and np.isfinite(t[i])):
+            out.append(False)
+            continue
+        dominated = any(np.isfinite(m[j]) and np.isfinite(t[j]) and m[j] >= m[i] and t[j] <= t[i]
+                        and (m[j] > m[i] or t[j] < t[i]) for j in range(len(m)) if j != i)
+        out.append(not dominated)
+    return np.array(out, dtype=bool)
+
+
+# Small value sets so that ties and exact duplicates are common.
+values = st.lists(st.tuples(st.sampled_from([0.1, 0.5, 0.5, 0.7, 0.9, 0.9, 1.0, float("nan")]),
+                            st.sampled_from([0.001, 0.01, 0.01, 0.1, 1.0, 3.0])), min_size=0, max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(points=values, maximise=st.booleans())
+def test_frontier_matches_brute_force(points, maximise):
+    m = [p[0] for p in points]
+    t = [p[1] for p in points]
+    assert (frontier_mask(m, t, maximise) == brute_mask(m, t, maximise)).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(points=st.lists(st.tuples(st.floats(0, 1), st.floats(1e-4, 100)), min_size=1, max_size=30))
+def test_frontier_matches_brute_force_continuous(points):
+    m = [p[0] for p in points]
+    t = [p[1] for p in points]
+    assert (frontier_mask(m, t, True) == brute_mask(m, t, True)).all()
+
+
+def brute_knee(m, t):
+    m, lt = np.asarray(m, float), np.log10(np.asarray(t, float))
+    if len(m) < 3:
+        return max(range(len(m)), key=lambda i: (m[i], -t[i]))
+    x = (lt - lt.min()) / (lt.max() - lt.min()) if lt.max() > lt.min() else np.zeros_like(lt)
+    y = (m - m.min()) / (m.max() - m.min()) if m.max() > m.min() else np.zeros_like(m)
+    a = min(range(len(m)), key=lambda i: (t[i], -m[i]))
+    b = max(range(len(m)), key=lambda i: (m[i], -t[i]))
+    best, arg = -1.0, 0
+    for i in range(len(m)):
+        # distance from point i to the line through a and b, by the cross product
+        num = abs((x[b] - x[a]) * (y[a] - y[i]) - (x[a] - x[i]) * (y[b] - y[a]))
+        den = np.hypot(x[b] - x[a], y[b] - y[a])
+        d = num / den if den else 0.0
+        if d > best + 1e-12:
+            best, arg = d, i
+    return arg
+
+
+@settings(max_examples=200, deadline=None)
+@given(points=st.lists(st.tuples(st.floats(0, 1), st.floats(1e-3, 100)), min_size=1, max_size=25))
+def test_knee_matches_brute_force(points):
+    m = np.array([p[0] for p in points])
+    t = np.array([p[1] for p in points])
+    mask = frontier_mask(m, t, True)
+    fm, ft = m[mask], t[mask]
+    k = knee_index(fm, ft, True)
+    assert k == brute_knee(fm, ft)
+
+
+def test_knee_on_a_known_curve():
+    t = np.array([0.01, 0.1, 1.0, 10.0])
+    m = np.array([0.5, 0.9, 0.92, 0.93])
+    assert knee_index(m, t) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(points=st.lists(st.tuples(st.floats(0, 1), st.floats(1e-3, 10)), min_size=1, max_size=30),
+       budget=st.floats(1e-3, 10))
+def test_best_within_matches_scan(points, budget):
+    df = pd.DataFrame(points, columns=["val_accuracy", "train_time_s"])
+    got = best_within(df, budget, "val_accuracy")
+    ok = [p for p in points if p[1] <= budget]
+    if not ok:
+        assert got is None
+    else:
+        best = max(p[0] for p in ok)
+        assert got["val_accuracy"] == best
+        assert got["train_time_s"] == min(p[1] for p in ok if p[0] == best)
+
+
+def test_frontier_frame_minimising_metric():
+    df = pd.DataFrame({"val_rmse": [1.0, 0.5, 0.7, 0.4], "train_time_s": [0.1, 1.0, 0.5, 2.0],
+                       "config_id": list("abcd")})
+    f = frontier(df, "val_rmse", maximise=False)
+    assert list(f["config_id"]) == ["a", "c", "b", "d"]
+    assert f["is_knee"].sum() == 1
