@@ -162,6 +162,7 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         manifest["ray_start_s"] = round(ray_s, 3)
         try:
             prepared = data.prepare(ds, sources_files=sources_files)
+            data.enforce_rules(ds, prepared.report)
             rungs = ladder(sizes_for(sp, smoke), len(prepared.y["train"]))
             prepared.report["warnings"] += data.rare_class_warnings(prepared.report, rungs[0]) \
                 if ds.task == "classification" else []
@@ -177,15 +178,16 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
                 echo(f"warning: {w}")
             echo(f"sweeping {len(configs)} configurations x {len(rungs)} rungs {rungs} "
                  f"({len(configs) * len(rungs)} fits) -> {run_dir}")
+            impute = bool(ds.imputed_features())
             progress = runner.Progress(len(configs), len(configs) * len(rungs), sp.metric, sp.maximise,
                                        stream=progress_stream)
             trials_started = True
             manifest["trials_wall_s"] = round(runner.run_trials(
-                configs, rungs, prepared, ds.task, run_dir, max_concurrent, progress), 3)
+                configs, rungs, prepared, ds.task, run_dir, max_concurrent, progress, impute), 3)
             trials = runner.collect_results(run_dir, configs)
             _atomic_table(trials, run_dir)
             front = report.frontier_of(trials, sp.metric, sp.time_axis, sp.maximise)
-            cfg_dicts = {c.config_id: runner.configuration_dict(c) for c in configs}
+            cfg_dicts = {c.config_id: runner.configuration_dict(c, impute) for c in configs}
             front = report.score_frontier(front, cfg_dicts, prepared.X["train"], prepared.y["train"],
                                           prepared.X["test"], prepared.y["test"], ds.task, run_dir)
         finally:
@@ -285,3 +287,42 @@ def rebuild_report(run_dir: str | Path) -> SweepResult:
     report.write_report(res.run_dir, res.trials, front, m["metric"], m["time_axis"], MAXIMISE[m["metric"]],
                         res.data_report, m, summary)
     return SweepResult(res.run_dir, res.trials, front, m, res.data_report)
+
+
+def data_check(dataset: str | Path, out: str | Path | None = None, address: str | None = None,
+               num_cpus: int | None = None, echo=print) -> dict:
+    """Run the data stage alone: print its report, write it (and the quarantine) to `out`,
+    and raise DataRuleError (exit 3) when a rule marked fatal failed."""
+    from . import data, runner
+
+    ds = load_dataset(dataset)
+    if data.ensure_bundled(ds):
+        echo(f"wrote the bundled {ds.bundled} sources under {Path(ds.sources[0].path).parent}")
+    sources_files = data.check_sources(ds)
+    started, _ = runner.start_ray(address, num_cpus)
+    try:
+        prepared = data.prepare(ds, sources_files=sources_files)
+    finally:
+        if started:
+            import ray
+            ray.shutdown()
+    rep = prepared.report
+    if out is not None:
+        o = Path(out)
+        o.mkdir(parents=True, exist_ok=True)
+        _write_json(o / "data_report.json", rep)
+        data.write_quarantine(prepared, o / "quarantine")
+    echo(data.summary_line(rep, prepared.seconds))
+    for name, r in rep["sources"].items():
+        reasons = ", ".join(f"{k} {v}" for k, v in r["rows_quarantined_by_reason"].items()) or "-"
+        echo(f"  {name}: read {r['rows_read']} = kept {r['rows_kept']} + quarantined "
+             f"{r['rows_quarantined']} + duplicate {r['rows_duplicate']}; reasons: {reasons}")
+    for name, sr in rep["splits"].items():
+        extra = f", time {sr['time_range'][0]} .. {sr['time_range'][1]}" if "time_range" in sr else ""
+        echo(f"  split {name}: {sr['rows']} rows, fingerprint {sr['fingerprint']}{extra}")
+    for w in rep["warnings"]:
+        echo(f"warning: {w}")
+    if out is not None:
+        echo(f"report: {Path(out) / 'data_report.json'}")
+    data.enforce_rules(ds, rep)
+    return rep

@@ -1,4 +1,4 @@
-"""`sweep run | report` — thin: parse, call, print. Exit codes as in sweep.errors."""
+"""`sweep run | data check | report` — thin: parse, call, print. Exit codes as in sweep.errors."""
 
 from __future__ import annotations
 
@@ -45,6 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--debug", action="store_true", help="show tracebacks")
     r.set_defaults(func=_cmd_run)
 
+    d = sub.add_parser("data", help="the data stage alone")
+    dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND", parser_class=_Parser, required=True)
+    chk = dsub.add_parser("check", help="read, validate, de-duplicate and split a dataset; print its "
+                          "report; exit 3 when a rule marked fatal fails")
+    chk.add_argument("dataset", help="dataset spec YAML")
+    chk.add_argument("--out", help="write data_report.json and quarantine/ here")
+    chk.add_argument("--address", help="an existing Ray cluster (default: start a local one)")
+    chk.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
+    chk.add_argument("--debug", action="store_true", help="show tracebacks")
+    chk.set_defaults(func=_cmd_data_check)
+
     rep = sub.add_parser("report", help="rebuild a finished run's report (no Ray needed)")
     rep.add_argument("run_dir", help="the run directory")
     rep.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -76,6 +87,13 @@ def _cmd_run(args) -> int:
     print(f"\nreport: {result.run_dir / 'report.html'}")
     print(f"run directory: {result.run_dir}")
     return result.exit_code
+
+
+def _cmd_data_check(args) -> int:
+    from . import api
+
+    api.data_check(args.dataset, out=args.out, address=args.address, num_cpus=args.num_cpus)
+    return 0
 
 
 def _cmd_report(args) -> int:

@@ -57,18 +57,25 @@ def takes_seed(cls: type) -> bool:
         return False
 
 
-def build(estimator: str, params: dict, seed: int, scale: bool) -> Any:
-    """A fresh, unfitted estimator (a Pipeline with a scaler when `scale`)."""
+def build(estimator: str, params: dict, seed: int, scale: bool, impute: bool = False) -> Any:
+    """A fresh, unfitted estimator: a Pipeline with a median imputer first when `impute`
+    and a scaler when `scale` (both fit on the training subsample only)."""
     cls = resolve(estimator)
     kwargs = dict(params)
     if takes_seed(cls):
         kwargs["random_state"] = seed
     est = cls(**kwargs)
+    steps = []
+    if impute:
+        from sklearn.impute import SimpleImputer
+        steps.append(SimpleImputer(strategy="median", keep_empty_features=True))
     if scale:
-        from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
-        return make_pipeline(StandardScaler(), est)
-    return est
+        steps.append(StandardScaler())
+    if not steps:
+        return est
+    from sklearn.pipeline import make_pipeline
+    return make_pipeline(*steps, est)
 
 
 def nested_order(y: np.ndarray, seed: int) -> np.ndarray:

@@ -65,8 +65,10 @@ def expected_cost(cfg: Configuration) -> float:
     return cost
 
 
-def configuration_dict(cfg: Configuration) -> dict:
-    return asdict(cfg) | {"searched": list(cfg.searched)}
+def configuration_dict(cfg: Configuration, impute: bool = False) -> dict:
+    """What a trial needs of a configuration; `impute` (a dataset property, not part of the
+    configuration's identity) puts a median imputer first in the pipeline."""
+    return asdict(cfg) | {"searched": list(cfg.searched), "impute": impute}
 
 
 class Progress:
@@ -148,7 +150,7 @@ def _callback(progress: Progress):
 
 
 def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepared, task: str,
-               run_dir: Path, max_concurrent: int | None, progress: Progress) -> float:
+               run_dir: Path, max_concurrent: int | None, progress: Progress, impute: bool = False) -> float:
     """Run every (config_id, rung) the ledger lacks as Tune trials; returns trial-phase wall seconds."""
     import ray
     from ray import tune
@@ -159,7 +161,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     for cfg in sorted(configs, key=expected_cost, reverse=True):
         todo = [n for n in rungs if (cfg.config_id, n) not in done]
         if todo:
-            plan[cfg.config_id] = {"config": configuration_dict(cfg), "rungs": todo}
+            plan[cfg.config_id] = {"config": configuration_dict(cfg, impute), "rungs": todo}
     if not plan:
         return 0.0
     data = {"X_train": prepared.X["train"], "y_train": prepared.y["train"],

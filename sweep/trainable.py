@@ -64,7 +64,7 @@ def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, li
     }
     X, y = data["X_train"][idx], data["y_train"][idx]
     try:
-        est = models.build(cfg["estimator"], cfg["params"], cfg["seed"], cfg["scale"])
+        est = models.build(cfg["estimator"], cfg["params"], cfg["seed"], cfg["scale"], cfg.get("impute", False))
         with limits(limits=threads), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             c0, t0 = time.process_time(), time.perf_counter()

@@ -27,6 +27,14 @@ def test_check_params_suggests():
         check_params(cls, {"n_estimator": 5}, "sklearn.ensemble.RandomForestClassifier")
 
 
+def test_impute_is_fit_on_the_training_sample_only():
+    est = build("sklearn.linear_model.LogisticRegression", {}, 0, scale=True, impute=True)
+    assert [name for name, _ in est.steps] == ["simpleimputer", "standardscaler", "logisticregression"]
+    X = np.array([[1.0, np.nan], [2.0, 4.0], [3.0, 6.0], [4.0, 8.0]])
+    est.fit(X, [0, 0, 1, 1])
+    assert est.steps[0][1].statistics_[1] == 6.0     # the median of the training rows
+
+
 def test_build_sets_seed_and_scaler():
     est = build("sklearn.ensemble.RandomForestClassifier", {"n_estimators": 3}, 7, scale=True)
     assert est.steps[0][0] == "standardscaler"

@@ -12,14 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..errors import DataError
+from ..errors import DataError, DataRuleError
 from ..spec import DatasetSpec
 from . import bundled
 from .clean import clean, count
 from .read import check_source, collect, quiet_ray_data
-from .split import SPLITS, fingerprint, stratified
+from . import split as splitting
+from .split import SPLITS, fingerprint
 
 
 @dataclass
@@ -63,30 +65,39 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
     features = spec.feature_names()
     label = spec.label.column
     y_all = kept.column(label).to_numpy(zero_copy_only=False)
-    hashes = kept.column("_hash").to_numpy()
-    sp = spec.split
-    assign = stratified(y_all, hashes, (sp.train, sp.validation, sp.test), sp.seed)
+    assign = assign_splits(kept, spec)
     X_all = np.column_stack([kept.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
                              for c in features])
+    hashes = kept.column("_hash").to_numpy()
     X, y, splits_report = {}, {}, {}
     for k, name in enumerate(SPLITS):
         m = assign == k
+        if m.sum() == 0:
+            raise DataError(f"dataset {spec.name!r}: the {name} split is empty ({kept.num_rows} rows kept); "
+                            "raise its fraction in split, or add data")
         X[name] = np.ascontiguousarray(X_all[m])
         y[name] = y_all[m]
         part = kept.filter(pa.array(m))
         splits_report[name] = {
             "rows": int(m.sum()),
-            "label_counts": count(part, label),
+            "label_counts": count(part, label) if spec.task == "classification" else {},
             "fingerprint": fingerprint(hashes[m]),
         }
-        if m.sum() == 0:
-            raise DataError(f"dataset {spec.name!r}: the {name} split is empty ({kept.num_rows} rows kept); "
-                            "raise its fraction in split or add data")
+        if spec.time:
+            t = part.column(spec.time)
+            splits_report[name]["time_range"] = [str(pc.min(t).as_py()), str(pc.max(t).as_py())]
+        if spec.group:
+            splits_report[name]["groups"] = int(pc.count_distinct(part.column(spec.group)).as_py())
     warnings: list[str] = []
     totals = {k: sum(r[k] for r in cleaned.report.values())
               for k in ("rows_read", "rows_kept", "rows_quarantined", "rows_duplicate")}
+    for name, r in cleaned.report.items():
+        if r["rows_read"] == 0:
+            warnings.append(f"source {name!r} has no rows")
     report = {
         "dataset": spec.name,
+        "split_method": spec.split.method,
+        **({"groups_total": int(pc.count_distinct(kept.column(spec.group)).as_py())} if spec.group else {}),
         "sources": cleaned.report,
         "totals": totals,
         "splits": splits_report,
@@ -94,8 +105,49 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
         "label": label,
         "warnings": warnings,
     }
+    check_rules(spec, report)
+    for f in report["rule_failures"] if not spec.rules.fatal else []:
+        report["warnings"].append(f"data rule (not fatal): {f}")
     return Prepared(features, label, X, y, report, cleaned.quarantine,
                     time.perf_counter() - t0, warnings)
+
+
+def assign_splits(kept: pa.Table, spec: DatasetSpec) -> np.ndarray:
+    """0 train / 1 validation / 2 test for each kept row, by the spec's split method."""
+    sp = spec.split
+    fractions = (sp.train, sp.validation, sp.test)
+    if sp.method == "time":
+        return splitting.by_time(kept.column(spec.time).to_numpy(zero_copy_only=False), fractions)
+    if sp.method == "group":
+        return splitting.by_group(kept.column(spec.group).to_numpy(zero_copy_only=False), fractions, sp.seed)
+    labels = kept.column(spec.label.column).to_numpy(zero_copy_only=False)
+    bins = 10 if spec.task == "regression" else None
+    return splitting.stratified(labels, kept.column("_fhash").to_numpy(), fractions, sp.seed, bins)
+
+
+def check_rules(spec: DatasetSpec, report: dict) -> None:
+    """Evaluate the spec's data rules into report["rule_failures"] (enforce_rules acts on them)."""
+    rules = spec.rules
+    failures = []
+    if rules.max_quarantined_fraction is not None:
+        for name, r in report["sources"].items():
+            frac = r["rows_quarantined"] / r["rows_read"] if r["rows_read"] else 0.0
+            if frac > rules.max_quarantined_fraction:
+                failures.append(f"source {name!r}: {frac:.1%} of rows quarantined, over the rule's "
+                                f"max_quarantined_fraction {rules.max_quarantined_fraction:g}")
+    if rules.min_rows_kept is not None and report["totals"]["rows_kept"] < rules.min_rows_kept:
+        failures.append(f"{report['totals']['rows_kept']} rows kept, under the rule's min_rows_kept "
+                        f"{rules.min_rows_kept}")
+    report["rule_failures"] = failures
+
+
+def enforce_rules(spec: DatasetSpec, report: dict) -> None:
+    """A failed rule marked fatal raises DataRuleError (exit 3)."""
+    failures = report.get("rule_failures", [])
+    if failures and spec.rules.fatal:
+        raise DataRuleError(f"dataset {spec.name!r}: data rule failed: {failures[0]}"
+                            + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else "")
+                            + "; fix the sources or relax 'rules' in the dataset spec")
 
 
 def rare_class_warnings(report: dict, min_rung: int) -> list[str]:
@@ -139,4 +191,5 @@ def _reasons_summary(report: dict) -> str:
 
 
 __all__ = ["Prepared", "prepare", "ensure_bundled", "check_sources", "write_quarantine", "rare_class_warnings",
+           "enforce_rules", "check_rules", "assign_splits",
            "summary_line", "SPLITS"]

@@ -32,9 +32,14 @@ def harmonise_batch(batch: pa.Table, spec: DatasetSpec, source: Source) -> pa.Ta
             reasons[mask] = reasons[mask] + (reason + ";")
 
     for name, col in columns.items():
-        values, failed = _cast(df[name], col.type)
+        raw = df[name] if name in df.columns else pd.Series([None] * n, dtype=object)  # absent: nullable
+        pre_failed = np.zeros(n, dtype=bool)
+        if name in source.casts:
+            raw, pre_failed = _cast(raw, source.casts[name])
+        values, failed = _cast(raw, col.type)
+        failed = failed | pre_failed
         missing = _missing(values)
-        if not col.nullable:
+        if not col.nullable and col.missing == "quarantine":
             flag(missing & ~failed, f"missing:{name}")
         flag(failed, f"cast_failed:{name}")
         if col.min is not None or col.max is not None:
@@ -51,7 +56,12 @@ def harmonise_batch(batch: pa.Table, spec: DatasetSpec, source: Source) -> pa.Ta
         out[name] = values
 
     lab = spec.label
-    y, failed = _cast(df[lab.column], lab.type)
+    raw = df[lab.column]
+    pre_failed = np.zeros(n, dtype=bool)
+    if lab.column in source.casts:
+        raw, pre_failed = _cast(raw, source.casts[lab.column])
+    y, failed = _cast(raw, lab.type)
+    failed = failed | pre_failed
     ymiss = _missing(y)
     flag(ymiss & ~failed, "missing_label")
     flag(failed, "cast_failed:label")

@@ -20,8 +20,7 @@ def check_source(source: Source, spec: DatasetSpec) -> list[str]:
     import pyarrow.fs as pafs
 
     try:
-        fs, root = pafs.FileSystem.from_uri(source.path) if is_uri(source.path) \
-            else (pafs.LocalFileSystem(), source.path)
+        fs, root = filesystem(source)
         info = fs.get_file_info(root)
     except (pa.ArrowInvalid, OSError, ValueError) as exc:
         raise DataError(f"source {source.name!r}: cannot open {source.path!r} ({exc}); "
@@ -48,38 +47,46 @@ def check_source(source: Source, spec: DatasetSpec) -> list[str]:
         names |= set(schema.names)
     if source.partitioning == "hive":
         for f in files:
-            for part in os.path.relpath(f, root).split(os.sep)[:-1]:
+            for part in os.path.relpath(f, root).split("/")[:-1]:
                 if "=" in part:
                     names.add(part.split("=", 1)[0])
     names = {source.rename.get(n, n) for n in names}
-    required = spec.column_names() + [spec.label.column]
+    cols = spec.expanded_columns()
+    required = [c for c in spec.column_names() if not cols[c].nullable] + [spec.label.column]
     missing = [c for c in required if c not in names]
     if missing:
         shown = ", ".join(missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
         raise DataError(f"source {source.name!r}: required column(s) {shown} not found in "
                         f"{source.path!r}; add a 'rename' entry (source name: canonical name) to this "
                         "source in the dataset spec")
-    return [f if not is_uri(source.path) else source.path.split("://", 1)[0] + "://" + f for f in files]
+    return files
+
+
+def filesystem(source: Source):
+    """(pyarrow filesystem, root path inside it) for a source's path or URI (file://, s3://, ...).
+
+    S3 options ride on the URI's query, e.g. s3://bucket/x?endpoint_override=host:port&scheme=http.
+    """
+    import pyarrow.fs as pafs
+
+    if is_uri(source.path):
+        return pafs.FileSystem.from_uri(source.path)
+    return pafs.LocalFileSystem(), source.path
 
 
 def _hidden(path: str, root: str) -> bool:
     rel = os.path.relpath(path, root)
-    return any(p.startswith((".", "_")) for p in rel.split(os.sep))
+    return any(p.startswith((".", "_")) for p in rel.split("/"))
 
 
 def read_file(path: str, source: Source, spec: DatasetSpec) -> pa.Table:
-    """Read one Parquet file with its own schema, add hive keys and its path, harmonise."""
-    import pyarrow.fs as pafs
+    """Read one Parquet file (a path inside the source's filesystem) with its own schema,
+    add its hive keys and its path, harmonise."""
     import pyarrow.parquet as pq
 
-    if is_uri(path):
-        fs, inner = pafs.FileSystem.from_uri(path)
-        table = pq.read_table(inner, filesystem=fs)
-        root = source.path.split("://", 1)[1]
-        rel = os.path.relpath(inner, root)
-    else:
-        table = pq.read_table(path)
-        rel = os.path.relpath(path, source.path) if path != source.path else os.path.basename(path)
+    fs, root = filesystem(source)
+    table = pq.read_table(path, filesystem=fs)
+    rel = os.path.relpath(path, root) if path != root else os.path.basename(path)
     if source.partitioning == "hive":
         for part in rel.split("/")[:-1]:
             if "=" in part:

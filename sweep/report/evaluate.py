@@ -29,7 +29,7 @@ def score_frontier(front: pd.DataFrame, configs: dict[str, dict], X_train: np.nd
         if rec is None:
             cfg = configs[key[0]]
             idx = models.nested_order(y_train, cfg["seed"])[: key[1]]
-            est = models.build(cfg["estimator"], cfg["params"], cfg["seed"], cfg["scale"])
+            est = models.build(cfg["estimator"], cfg["params"], cfg["seed"], cfg["scale"], cfg.get("impute", False))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 est.fit(X_train[idx], y_train[idx])

@@ -29,6 +29,9 @@ class Source(_Frozen):
     partitioning: Literal["hive", "none"] = "hive"
     rename: dict[str, str] = Field(default_factory=dict,
                                    description="source column name -> canonical column name")
+    casts: dict[str, ColumnType] = Field(
+        default_factory=dict, description="parse these (canonical) columns of this source as this "
+        "type first, e.g. numbers stored as strings; a value that fails is quarantined")
 
     @field_validator("name")
     @classmethod
@@ -48,9 +51,15 @@ class Column(_Frozen):
     min: float | None = None
     max: float | None = None
     categories: list[Scalar] | None = None
+    missing: Literal["quarantine", "impute"] = Field(
+        "quarantine", description="what a missing value gets: the row is quarantined, or the value "
+        "is imputed in the model pipeline (median, fit on the training subsample only)")
 
     @model_validator(mode="after")
     def _check(self) -> "Column":
+        if self.missing == "impute" and (self.role != "feature" or self.type not in ("float", "int")):
+            raise ValueError("missing: impute applies to numeric feature columns only, but this column is "
+                             f"a {self.type} {self.role}")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min must be <= max, but got min={self.min}, max={self.max}")
         if (self.min is not None or self.max is not None) and self.type in ("str", "bool"):
@@ -84,8 +93,17 @@ class Dedup(_Frozen):
     conflicting: Literal["quarantine", "keep"] = "quarantine"
 
 
+class Rules(_Frozen):
+    """Data rules checked after cleaning; a failed rule is a warning, or exit 3 when fatal."""
+
+    max_quarantined_fraction: float | None = Field(
+        None, ge=0, le=1, description="per source: rows_quarantined / rows_read may not exceed this")
+    min_rows_kept: int | None = Field(None, ge=0, description="rows kept over all sources")
+    fatal: bool = True
+
+
 class Split(_Frozen):
-    method: Literal["stratified"] = "stratified"
+    method: Literal["stratified", "time", "group"] = "stratified"
     train: float = Field(0.6, gt=0, lt=1)
     validation: float = Field(0.2, gt=0, lt=1)
     test: float = Field(0.2, gt=0, lt=1)
@@ -107,8 +125,11 @@ class DatasetSpec(_Frozen):
     sources: list[Source] = Field(min_length=1)
     columns: list[Column] = Field(min_length=1)
     label: Label
+    time: str | None = Field(None, description="time column (declared under columns): for time splits")
+    group: str | None = Field(None, description="group column (declared under columns): for group splits")
     dedup: Dedup = Dedup()
     split: Split = Split()
+    rules: Rules = Rules()
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetSpec":
@@ -127,7 +148,22 @@ class DatasetSpec(_Frozen):
             raise ValueError("at least one column must have role 'feature'")
         if self.task == "classification" and not self.label.values:
             raise ValueError("a classification dataset needs label.values (its allowed classes)")
+        for key in ("time", "group"):
+            col = getattr(self, key)
+            if col is not None and col not in cols:
+                raise ValueError(f"{key} names column {col!r}, which is not declared under 'columns'; declare it")
+        if self.split.method == "time" and self.time is None:
+            raise ValueError("split.method 'time' needs a time column: add 'time: COLUMN'")
+        if self.split.method == "group" and self.group is None:
+            raise ValueError("split.method 'group' needs a group column: add 'group: COLUMN'")
+        for s in self.sources:
+            unknown = [c for c in s.casts if c not in cols and c != self.label.column]
+            if unknown:
+                raise ValueError(f"source {s.name!r}: casts name {unknown}, which are not declared columns")
         return self
+
+    def imputed_features(self) -> list[str]:
+        return [n for c in self.columns if c.role == "feature" and c.missing == "impute" for n in c.names()]
 
     def column_names(self) -> list[str]:
         out: list[str] = []
