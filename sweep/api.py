@@ -314,7 +314,10 @@ def data_check(dataset: str | Path, out: str | Path | None = None, address: str 
         data.write_quarantine(prepared, o / "quarantine")
     echo(data.summary_line(rep, prepared.seconds))
     for name, r in rep["sources"].items():
-        reasons = ", ".join(f"{k} {v}" for k, v in r["rows_quarantined_by_reason"].items()) or "-"
+        kinds: dict[str, int] = {}
+        for k, v in r["rows_quarantined_by_reason"].items():
+            kinds[k.split(":")[0]] = kinds.get(k.split(":")[0], 0) + v
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "-"
         echo(f"  {name}: read {r['rows_read']} = kept {r['rows_kept']} + quarantined "
              f"{r['rows_quarantined']} + duplicate {r['rows_duplicate']}; reasons: {reasons}")
     for name, sr in rep["splits"].items():

@@ -89,6 +89,10 @@ def nested_order(y: np.ndarray, seed: int) -> np.ndarray:
     """
     y = np.asarray(y)
     rng = np.random.default_rng(seed)
+    if y.dtype.kind == "f" and len(np.unique(y)) > 20:
+        # a continuous target: stratify by its deciles instead of its values
+        edges = np.unique(np.quantile(y, np.linspace(0, 1, 11)[1:-1]))
+        y = np.searchsorted(edges, y, side="right")
     classes, inverse = np.unique(y, return_inverse=True)
     pools = [np.flatnonzero(inverse == c) for c in range(len(classes))]
     pools = [p[rng.permutation(len(p))] for p in pools]

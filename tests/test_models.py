@@ -65,3 +65,11 @@ def test_nested_order_is_seeded():
     y = np.repeat([0, 1, 2], 30)
     assert (nested_order(y, 1) == nested_order(y, 1)).all()
     assert (nested_order(y, 1) != nested_order(y, 2)).any()
+
+
+def test_nested_order_regression_target_uses_deciles():
+    y = np.random.default_rng(0).normal(size=5000)
+    order = nested_order(y, 0)
+    assert sorted(order.tolist()) == list(range(5000))
+    first = y[order[:500]]
+    assert abs(np.median(first) - np.median(y)) < 0.1
