@@ -1,4 +1,4 @@
-"""`sweep run | data check | report` — thin: parse, call, print. Exit codes as in sweep.errors."""
+"""`sweep run | data check | tensorboard | report` — thin: parse, call, print. Exit codes as in sweep.errors."""
 
 from __future__ import annotations
 
@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--debug", action="store_true", help="show tracebacks")
     chk.set_defaults(func=_cmd_data_check)
 
+    tb = sub.add_parser("tensorboard", help="serve a run's TensorBoard on 127.0.0.1 (Ctrl-C stops it)")
+    tb.add_argument("run_dir", help="the run directory (running or finished)")
+    tb.add_argument("--port", type=int, default=6006, help="port (default 6006; 0 picks a free one)")
+    tb.add_argument("--debug", action="store_true", help="show tracebacks")
+    tb.set_defaults(func=_cmd_tensorboard)
+
     rep = sub.add_parser("report", help="rebuild a finished run's report (no Ray needed)")
     rep.add_argument("run_dir", help="the run directory")
     rep.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -94,6 +100,36 @@ def _cmd_data_check(args) -> int:
 
     api.data_check(args.dataset, out=args.out, address=args.address, num_cpus=args.num_cpus)
     return 0
+
+
+def _cmd_tensorboard(args) -> int:
+    import time
+    from pathlib import Path
+
+    from .errors import ConfigError
+
+    logdir = Path(args.run_dir) / "tensorboard"
+    if not logdir.is_dir():
+        raise ConfigError(f"{args.run_dir}: no tensorboard/ folder, so not a sweep run directory; "
+                          "give the folder that `sweep run` printed")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 0 and 65535, but got {args.port}")
+    from tensorboard import program
+
+    board = program.TensorBoard()
+    board.configure(argv=[None, "--logdir", str(logdir), "--host", "127.0.0.1",
+                          "--port", str(args.port), "--reload_interval", "2"])
+    try:
+        url = board.launch()
+    except program.TensorBoardServerException as exc:
+        raise ConfigError(f"cannot serve TensorBoard on 127.0.0.1:{args.port} ({exc}); "
+                          "choose another --port (0 picks a free one)") from None
+    print(f"TensorBoard for {logdir} at {url} (Ctrl-C stops it)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _cmd_report(args) -> int:

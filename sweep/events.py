@@ -28,18 +28,24 @@ def hparam_value(value: Any) -> str | float | bool:
 
 
 class ConfigEvents:
-    """The TensorBoard run of one configuration, under ROOT/<config_id>."""
+    """The TensorBoard run of one configuration, under ROOT/<config_id>.
+
+    At start it writes the HParams session-start record (every hyperparameter, searched or
+    fixed, plus architecture, estimator and seed), so a running configuration shows up in
+    the HParams table at once; its metrics there are the scalars' latest values, i.e. the
+    largest completed rung. No experiment record is written per run: TensorBoard then
+    builds the experiment from all sessions (the union of every architecture's
+    hyperparameters) and picks up configurations that start later.
+    """
 
     def __init__(self, root: str | Path, config_id: str, hparams: dict, metric_tags: list[str]):
         from tensorboardX import SummaryWriter
         from tensorboardX.summary import hparams as hp_summary
 
         self.writer = SummaryWriter(logdir=str(Path(root) / config_id), flush_secs=3600)
-        exp, ssi, self._sei = hp_summary({k: hparam_value(v) for k, v in hparams.items()},
-                                         {t: 0.0 for t in metric_tags})
-        fw = self.writer._get_file_writer()
-        fw.add_summary(exp)
-        fw.add_summary(ssi)
+        self.hparams = {k: hparam_value(v) for k, v in hparams.items()}
+        _exp, ssi, _sei = hp_summary(self.hparams, {t: 0.0 for t in metric_tags})
+        self.writer._get_file_writer().add_summary(ssi)
         self.writer.flush()
 
     def rung(self, step: int, values: dict[str, float]) -> None:
@@ -48,9 +54,21 @@ class ConfigEvents:
                 self.writer.add_scalar(tag, float(v), global_step=int(step))
         self.writer.flush()
 
-    def close(self) -> None:
-        self.writer._get_file_writer().add_summary(self._sei)
+    def close(self, ok: bool = True) -> None:
+        self.writer._get_file_writer().add_summary(_session_end(ok))
         self.writer.close()
+
+
+def _session_end(ok: bool):
+    from tensorboardX.proto.api_pb2 import Status
+    from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData, SessionEndInfo
+    from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+
+    sei = SessionEndInfo(status=Status.Value("STATUS_SUCCESS" if ok else "STATUS_FAILURE"))
+    content = HParamsPluginData(session_end_info=sei, version=0)
+    meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(
+        plugin_name="hparams", content=content.SerializeToString()))
+    return Summary(value=[Summary.Value(tag="_hparams_/session_end_info", metadata=meta)])
 
 
 def write_summary(root: str | Path, frontier_markdown: str, pareto_png: str | Path | None) -> None:

@@ -30,13 +30,13 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> tuple[
     import ray
 
     t0 = time.perf_counter()
-    if ray.is_initialized():
-        return False, 0.0
-    kwargs = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True)
     # Token auth stays on (Ray's default for a new local cluster); only its notice is hushed.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     # Tune looks for result.json files that its (switched off) loggers would have written.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    if ray.is_initialized():
+        return False, 0.0
+    kwargs = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True)
     try:
         if address:
             ray.init(address=address, **kwargs)

@@ -34,10 +34,10 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
     writer = None
     if events_dir:
         from .events import ConfigEvents
-        hp = {"architecture": cfg["architecture"], "estimator": cfg["estimator"], "seed": cfg["seed"],
-              "scale": cfg["scale"], **cfg["params"]}
+        hp = {"config_id": cfg["config_id"], "architecture": cfg["architecture"],
+              "estimator": cfg["estimator"], "seed": cfg["seed"], "scale": cfg["scale"], **cfg["params"]}
         writer = ConfigEvents(events_dir, cfg["config_id"], hp, scalar_tags(task))
-    out = []
+    out: list[dict] = []
     try:
         for n in rungs:
             rec = _fit_one(cfg, data, order[:n], task, threads, threadpool_limits)
@@ -52,7 +52,7 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
                 break  # larger samples of a configuration that failed are not tried
     finally:
         if writer is not None:
-            writer.close()
+            writer.close(ok=all(r["status"] == "ok" for r in out))
     return out
 
 
