@@ -280,7 +280,7 @@ def rebuild_report(run_dir: str | Path) -> SweepResult:
     scored = {(r["config_id"], int(r["rung"])): r for r in ledger.read(res.run_dir / TEST_LOG)[0]}
     tests = pd.DataFrame([{k: v for k, v in scored.get((c, int(n)), {}).items() if k.startswith("test_")}
                           for c, n in zip(front["config_id"], front["rung"])], index=front.index)
-    front = pd.concat([front, tests], axis=1)
+    front = pd.concat([front, tests[sorted(tests.columns)]], axis=1)
     n_failed = int((res.trials["status"] != "ok").sum())
     sp_like = type("S", (), {"metric": m["metric"], "time_axis": m["time_axis"]})
     summary = _summary(res.trials, front, sp_like, m, n_failed)
@@ -329,3 +329,32 @@ def data_check(dataset: str | Path, out: str | Path | None = None, address: str 
         echo(f"report: {Path(out) / 'data_report.json'}")
     data.enforce_rules(ds, rep)
     return rep
+
+
+def best_within_budget(result: SweepResult, seconds: float) -> dict:
+    """The best point whose (mean) training time is <= `seconds`: over means per
+    (group_id, rung) when configurations have several seeds, else over raw points."""
+    from . import pareto
+    from .metrics import MAXIMISE
+
+    m = result.manifest
+    metric, time_axis = f"val_{m['metric']}", m["time_axis"]
+    maximise = MAXIMISE[m["metric"]]
+    ok = result.trials[result.trials["status"] == "ok"]
+    if ok.empty:
+        raise ConfigError(f"{result.run_dir}: no successful point to choose from")
+    if not seconds > 0:
+        raise ConfigError(f"--budget must be a positive number of seconds, but got {seconds}")
+    seeds = ok.groupby(["group_id", "rung"]).size().max()
+    points = pareto.aggregate(ok, metric, time_axis) if seeds > 1 else ok
+    fastest = points[time_axis].min()
+    if seconds < fastest:
+        raise ConfigError(f"--budget {seconds:g} s is below the fastest point ({fastest:.4g} s of "
+                          f"{time_axis}); give at least that")
+    best = pareto.best_within(points, seconds, metric, time_axis, maximise)
+    row = best.to_dict()
+    example = ok[(ok["group_id"] == row["group_id"]) & (ok["rung"] == row["rung"])].iloc[0]
+    row.update(architecture=example["architecture"], params_json=example["params_json"],
+               config_ids=sorted(ok[(ok["group_id"] == row["group_id"]) & (ok["rung"] == row["rung"])]["config_id"]),
+               n_train=int(example["n_train"]), metric=metric, time_axis=time_axis, seconds=seconds)
+    return row

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rebuild a finished run's report (no Ray needed)")
     rep.add_argument("run_dir", help="the run directory")
+    rep.add_argument("--budget", type=float, metavar="SECONDS",
+                     help="print the best configuration whose training time is within SECONDS")
     rep.add_argument("--debug", action="store_true", help="show tracebacks")
     rep.set_defaults(func=_cmd_report)
     return p
@@ -135,11 +137,19 @@ def _cmd_tensorboard(args) -> int:
 def _cmd_report(args) -> int:
     from . import api
     from .report import frontier_rows, text_table
+    from .report.tables import describe_params
 
     result = api.rebuild_report(args.run_dir)
     m = result.manifest
     print(text_table(frontier_rows(result.frontier, m["metric"], m["time_axis"])))
     print(f"\nreport: {result.run_dir / 'report.html'}")
+    if args.budget is not None:
+        b = api.best_within_budget(result, args.budget)
+        ci = f" ± {b[b['metric'] + '_ci']:.4f}" if b.get(b["metric"] + "_ci") else ""
+        print(f"\nbest within {b['seconds']:g} s of {b['time_axis']}: {b['architecture']} "
+              f"{describe_params(b['params_json'])} at n_train={b['n_train']} "
+              f"(config_id {', '.join(b['config_ids'])}): {b['metric']} {b[b['metric']]:.4f}{ci} "
+              f"in {b[b['time_axis']]:.4f} s")
     return 0
 
 

@@ -78,6 +78,15 @@ def build(estimator: str, params: dict, seed: int, scale: bool, impute: bool = F
     return make_pipeline(*steps, est)
 
 
+def probabilities(est, X) -> tuple:
+    """(class probabilities, classes) when the estimator gives them, else (None, None)."""
+    try:
+        proba = est.predict_proba(X)
+    except (AttributeError, NotImplementedError):
+        return None, None
+    return proba, getattr(est, "classes_", None)
+
+
 def nested_order(y: np.ndarray, seed: int) -> np.ndarray:
     """A permutation of range(len(y)) whose every prefix is stratified by y (nested samples).
 

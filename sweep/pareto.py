@@ -90,3 +90,73 @@ def best_within(points: pd.DataFrame, seconds: float, metric: str, time: str = "
         return None
     ordered = fits.sort_values([metric, time], ascending=[not maximise, True])
     return ordered.iloc[0]
+
+
+def aggregate(points: pd.DataFrame, metric: str, time: str = "train_time_s",
+              keys: tuple[str, ...] = ("group_id", "rung")) -> pd.DataFrame:
+    """Mean and 95% confidence half-width (Student t) of both axes per (group_id, rung).
+
+    With one seed per group the half-widths are 0 (nothing to estimate them from) and
+    `n_seeds` says so.
+    """
+    from scipy import stats
+
+    g = points.groupby(list(keys), sort=True)
+    out = g.agg(**{metric: (metric, "mean"), time: (time, "mean"),
+                   f"{metric}_sd": (metric, "std"), f"{time}_sd": (time, "std"),
+                   "n_seeds": (metric, "size")}).reset_index()
+    n = out["n_seeds"].to_numpy()
+    tq = np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)), 0.0)
+    for col in (metric, time):
+        sd = out.pop(f"{col}_sd").fillna(0.0).to_numpy()
+        out[f"{col}_ci"] = tq * sd / np.sqrt(np.maximum(n, 1))
+    return out
+
+
+def not_separable(front: pd.DataFrame, points: pd.DataFrame, metric: str, time: str = "train_time_s",
+                  maximise: bool = True) -> np.ndarray:
+    """For each row of `points`: True when no frontier point beats it on both axes by more
+    than the two 95% intervals (the point's and the frontier point's half-widths added)."""
+    sign = 1.0 if maximise else -1.0
+    fm, ft = sign * front[metric].to_numpy(float), front[time].to_numpy(float)
+    fmc, ftc = front[f"{metric}_ci"].to_numpy(float), front[f"{time}_ci"].to_numpy(float)
+    pm, pt = sign * points[metric].to_numpy(float), points[time].to_numpy(float)
+    pmc, ptc = points[f"{metric}_ci"].to_numpy(float), points[f"{time}_ci"].to_numpy(float)
+    better_m = (fm[None, :] - pm[:, None]) > (fmc[None, :] + pmc[:, None])
+    better_t = (pt[:, None] - ft[None, :]) > (ftc[None, :] + ptc[:, None])
+    return ~(better_m & better_t).any(axis=1)
+
+
+def hypervolume(metric, time, ref_metric: float, ref_time: float, maximise: bool = True,
+                log_time: bool = True) -> float:
+    """Area dominated by the points and bounded by the reference point, in the plane of
+    (metric, log10 time) by default: the union of the rectangles between each point and
+    (ref_metric, ref_time). Points no better than the reference on both axes add nothing."""
+    m = np.asarray(metric, float)
+    t = np.asarray(time, float)
+    if not maximise:
+        m, ref_metric = -m, -ref_metric
+    if log_time:
+        t, ref_time = np.log10(np.maximum(t, 1e-12)), np.log10(max(ref_time, 1e-12))
+    ok = np.isfinite(m) & np.isfinite(t) & (m > ref_metric) & (t < ref_time)
+    if not ok.any():
+        return 0.0
+    m, t = m[ok], t[ok]
+    order = np.argsort(t, kind="stable")
+    area, best = 0.0, ref_metric
+    ts = np.append(t[order], ref_time)
+    ms = m[order]
+    for i in range(len(ms)):  # sweep time ascending; the best metric so far spans to the next time
+        best = max(best, ms[i])
+        area += (ts[i + 1] - ts[i]) * (best - ref_metric)
+    return float(area)
+
+
+def hypervolume_curve(points: pd.DataFrame, metric: str, time: str, ref_metric: float,
+                      ref_time: float, maximise: bool = True, order_by: str = "finished_at_s") -> pd.DataFrame:
+    """Hypervolume of the points found so far against cumulative compute (sum of train_time_s)."""
+    pts = points.sort_values(order_by) if order_by in points else points
+    compute = pts["train_time_s"].cumsum().to_numpy()
+    hv = [hypervolume(pts[metric].iloc[: i + 1], pts[time].iloc[: i + 1], ref_metric, ref_time, maximise)
+          for i in range(len(pts))]
+    return pd.DataFrame({"compute_s": compute, "hypervolume": hv})

@@ -72,8 +72,9 @@ def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, li
             t1, c1 = time.perf_counter(), time.process_time()
             pred = est.predict(data["X_val"])
             t2 = time.perf_counter()
+            proba, classes = models.probabilities(est, data["X_val"]) if task == "classification" else (None, None)
         rec.update(train_time_s=t1 - t0, train_cpu_s=c1 - c0, predict_time_s=t2 - t1)
-        rec.update({f"val_{k}": v for k, v in metrics.score(task, data["y_val"], pred).items()})
+        rec.update({f"val_{k}": v for k, v in metrics.score(task, data["y_val"], pred, proba, classes).items()})
     except Exception as exc:  # the estimator failed: record it, never crash the sweep
         tb = traceback.extract_tb(exc.__traceback__)
         where = f"{tb[-1].filename}:{tb[-1].lineno}" if tb else ""

@@ -144,3 +144,19 @@ def test_report_rebuild(smoke_run):
     assert proc.returncode == 0, proc.stderr
     assert (out / "frontier.csv").read_text() == before
     assert Path(out / "report.html").stat().st_size > 10_000
+
+
+def test_report_budget_query_matches_a_scan(smoke_run):
+    out, _ = smoke_run
+    trials = pd.read_parquet(out / "trials.parquet")
+    budget = float(trials["train_time_s"].median())
+    fits = trials[trials["train_time_s"] <= budget].sort_values(["val_accuracy", "train_time_s"],
+                                                                ascending=[False, True])
+    want = fits.iloc[0]
+    proc = run_cli("report", str(out), "--budget", repr(budget), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stdout.strip().splitlines()[-1]
+    assert line.startswith(f"best within {budget:g} s") and want["config_id"] in line, line
+    assert f"n_train={int(want['n_train'])}" in line
+    low = run_cli("report", str(out), "--budget", "1e-9", timeout=120)
+    assert low.returncode == 2 and "is below the fastest point" in low.stderr and "Traceback" not in low.stderr

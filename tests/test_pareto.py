@@ -100,3 +100,53 @@ def test_frontier_frame_minimising_metric():
     f = frontier(df, "val_rmse", maximise=False)
     assert list(f["config_id"]) == ["a", "c", "b", "d"]
     assert f["is_knee"].sum() == 1
+
+
+def brute_hypervolume(m, t, ref_m, ref_t):
+    """Union area of rectangles [ref_m, m_i] x [t_i, ref_t] by coordinate compression."""
+    rects = [(mi, ti) for mi, ti in zip(m, t) if mi > ref_m and ti < ref_t]
+    if not rects:
+        return 0.0
+    xs = sorted({ti for _, ti in rects} | {ref_t})
+    ys = sorted({mi for mi, _ in rects} | {ref_m})
+    area = 0.0
+    for i in range(len(xs) - 1):
+        for j in range(len(ys) - 1):
+            cx, cy = (xs[i] + xs[i + 1]) / 2, (ys[j] + ys[j + 1]) / 2
+            if any(ti <= cx and mi >= cy for mi, ti in rects):
+                area += (xs[i + 1] - xs[i]) * (ys[j + 1] - ys[j])
+    return area
+
+
+@settings(max_examples=200, deadline=None)
+@given(points=st.lists(st.tuples(st.sampled_from([0.2, 0.5, 0.5, 0.8, 0.9, 1.0]),
+                                 st.sampled_from([0.001, 0.01, 0.1, 0.1, 1.0, 5.0])), min_size=0, max_size=25),
+       maximise=st.booleans())
+def test_hypervolume_matches_brute_force(points, maximise):
+    from sweep.pareto import hypervolume
+    m = np.array([p[0] for p in points])
+    t = np.array([p[1] for p in points])
+    ref_m, ref_t = (0.0, 10.0) if maximise else (1.5, 10.0)
+    got = hypervolume(m, t, ref_m, ref_t, maximise)
+    mm, rm = (m, ref_m) if maximise else (-m, -ref_m)
+    want = brute_hypervolume(mm, np.log10(t), rm, np.log10(ref_t))
+    assert abs(got - want) < 1e-9
+    # only the frontier matters
+    mask = frontier_mask(m, t, maximise)
+    assert abs(hypervolume(m[mask], t[mask], ref_m, ref_t, maximise) - got) < 1e-9
+
+
+def test_aggregate_and_not_separable():
+    from sweep.pareto import aggregate, not_separable
+    df = pd.DataFrame({"group_id": ["a"] * 3 + ["b"] * 3 + ["c"] * 3, "rung": [1] * 9,
+                       "m": [0.90, 0.91, 0.92, 0.895, 0.905, 0.915, 0.50, 0.51, 0.52],
+                       "t": [1.0, 1.1, 0.9, 1.0, 1.05, 0.95, 2.0, 2.1, 1.9]})
+    agg = aggregate(df, "m", "t")
+    a = agg.set_index("group_id")
+    assert abs(a.loc["a", "m"] - 0.91) < 1e-12
+    from scipy import stats
+    assert abs(a.loc["a", "m_ci"] - stats.t.ppf(0.975, 2) * 0.01 / np.sqrt(3)) < 1e-12
+    front = agg[frontier_mask(agg["m"], agg["t"])]
+    ns = not_separable(front, agg, "m", "t")
+    assert ns[list(agg["group_id"]).index("b")]          # within the intervals of a
+    assert not ns[list(agg["group_id"]).index("c")]      # clearly worse and slower

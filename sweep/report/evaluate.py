@@ -34,14 +34,15 @@ def score_frontier(front: pd.DataFrame, configs: dict[str, dict], X_train: np.nd
                 warnings.simplefilter("ignore")
                 est.fit(X_train[idx], y_train[idx])
                 pred = est.predict(X_test)
-            scores = metrics.score(task, y_test, pred)
+                proba, classes = models.probabilities(est, X_test) if task == "classification" else (None, None)
+            scores = metrics.score(task, y_test, pred, proba, classes)
             rec = {"config_id": key[0], "rung": key[1], "n_test": int(len(y_test)),
                    "scored_at_s": time.time(), **{f"test_{k}": v for k, v in scores.items()}}
             ledger.append(log, rec)
             seen[key] = rec
         rows.append({k: v for k, v in rec.items() if k.startswith("test_")})
     tests = pd.DataFrame(rows, index=front.index)
-    return pd.concat([front, tests], axis=1)
+    return pd.concat([front, tests[sorted(tests.columns)]], axis=1)
 
 
 def times_scored(run_dir: Path) -> int:

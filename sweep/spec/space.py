@@ -15,7 +15,7 @@ _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
 
 # Metric → True when larger is better (DESIGN.md, metric directions).
 METRIC_MAXIMISE = MAXIMISE
-Metric = Literal["accuracy", "balanced_accuracy", "f1_macro", "r2", "rmse", "mae"]
+Metric = Literal["accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss", "r2", "rmse", "mae"]
 CLASSIFICATION_METRICS = CLASSIFICATION
 REGRESSION_METRICS = REGRESSION
 
