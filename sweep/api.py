@@ -278,8 +278,10 @@ def rebuild_report(run_dir: str | Path) -> SweepResult:
     from .metrics import MAXIMISE
     front = report.frontier_of(res.trials, m["metric"], m["time_axis"], MAXIMISE[m["metric"]])
     scored = {(r["config_id"], int(r["rung"])): r for r in ledger.read(res.run_dir / TEST_LOG)[0]}
-    tests = pd.DataFrame([{k: v for k, v in scored.get((c, int(n)), {}).items() if k.startswith("test_")}
-                          for c, n in zip(front["config_id"], front["rung"])], index=front.index)
+    tests = pd.DataFrame([pd.DataFrame([{k: v for k, v in scored.get((c, int(n)), {}).items()
+                                         if k.startswith("test_")} for c in str(cs).split(";")])
+                          .mean(numeric_only=True).to_dict()
+                          for cs, n in zip(front["config_id"], front["rung"])], index=front.index)
     front = pd.concat([front, tests[sorted(tests.columns)]], axis=1)
     n_failed = int((res.trials["status"] != "ok").sum())
     sp_like = type("S", (), {"metric": m["metric"], "time_axis": m["time_axis"]})

@@ -160,3 +160,30 @@ def test_report_budget_query_matches_a_scan(smoke_run):
     assert f"n_train={int(want['n_train'])}" in line
     low = run_cli("report", str(out), "--budget", "1e-9", timeout=120)
     assert low.returncode == 2 and "is below the fastest point" in low.stderr and "Traceback" not in low.stderr
+
+
+def test_repeats_give_intervals_knee_and_budget(tmp_path, ray_session, digits_spec):
+    res = sweep.run(smoke=True, repeats=2, dataset=digits_spec, out=tmp_path / "rep",
+                    progress_stream=open("/dev/null", "w"), echo=lambda *a: None)
+    front = res.frontier
+    assert (front["n_seeds"] == 2).all()
+    assert "val_accuracy_ci" in front and "train_time_s_ci" in front
+    assert front["is_knee"].sum() == 1 and front["test_accuracy"].notna().all()
+    # every seed of every frontier point scored once, and nothing else
+    scored = [json.loads(line) for line in (res.run_dir / "test_scores.jsonl").read_text().splitlines()]
+    keys = [(r["config_id"], r["rung"]) for r in scored]
+    assert len(keys) == len(set(keys))
+    assert set(keys) == {(c, r) for cs, r in zip(front["config_id"], front["rung"]) for c in cs.split(";")}
+    # the budget query equals a brute-force scan over the means per (group_id, rung)
+    trials = pd.read_parquet(res.run_dir / "trials.parquet")
+    means = trials.groupby(["group_id", "rung"])[["val_accuracy", "train_time_s"]].mean().reset_index()
+    budget = float(means["train_time_s"].quantile(0.5))
+    fits = means[means["train_time_s"] <= budget].sort_values(["val_accuracy", "train_time_s"],
+                                                              ascending=[False, True])
+    want = fits.iloc[0]
+    ids = sorted(trials[(trials["group_id"] == want["group_id"]) & (trials["rung"] == want["rung"])]["config_id"])
+    proc = run_cli("report", str(res.run_dir), "--budget", repr(budget), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stdout.strip().splitlines()[-1]
+    assert ", ".join(ids) in line and f"n_train={int(want['rung'])}" in line and " ± " in line, line
+    assert "*" in proc.stdout                      # the knee is marked in the printed frontier

@@ -15,9 +15,43 @@ from .tables import frontier_rows, markdown_table, text_table
 
 
 def frontier_of(trials: pd.DataFrame, metric: str, time_axis: str, maximise: bool) -> pd.DataFrame:
-    """The frontier over every successful (config_id, rung) point, with is_knee."""
+    """The frontier with is_knee.
+
+    One seed per configuration: over every successful (config_id, rung) point. Several
+    seeds (repeats): over the means per (group_id, rung), each point carrying the 95%
+    half-widths `<axis>_ci`, `n_seeds` and its seeds' ids in `config_id` (";"-joined).
+    """
     ok = trials[trials["status"] == "ok"] if not trials.empty else trials
-    return pareto.frontier(ok, f"val_{metric}", time_axis, maximise)
+    col = f"val_{metric}"
+    points = grouped_points(ok, col, time_axis)
+    return pareto.frontier(points, col, time_axis, maximise)
+
+
+def grouped_points(ok: pd.DataFrame, col: str, time_axis: str) -> pd.DataFrame:
+    """Raw points with one seed; with repeats, means and intervals per (group_id, rung)."""
+    if ok.empty or ok.groupby(["group_id", "rung"]).size().max() <= 1:
+        return ok
+    agg = pareto.aggregate(ok, col, time_axis)
+    info = ok.sort_values("seed").groupby(["group_id", "rung"], sort=True).agg(
+        config_id=("config_id", lambda s: ";".join(s)), architecture=("architecture", "first"),
+        estimator=("estimator", "first"), params_json=("params_json", "first"),
+        n_train=("n_train", "first")).reset_index()
+    return agg.merge(info, on=["group_id", "rung"])
+
+
+def separability(trials: pd.DataFrame, front: pd.DataFrame, metric: str, time_axis: str,
+                 maximise: bool) -> pd.DataFrame:
+    """Every (group) point with `on_frontier` and `not_separable` (needs intervals)."""
+    ok = trials[trials["status"] == "ok"] if not trials.empty else trials
+    col = f"val_{metric}"
+    points = grouped_points(ok, col, time_axis).copy()
+    keys = set(zip(front["config_id"], front["rung"]))
+    points["on_frontier"] = [(c, r) in keys for c, r in zip(points["config_id"], points["rung"])]
+    if f"{col}_ci" in points and not front.empty:
+        points["not_separable"] = pareto.not_separable(front, points, col, time_axis, maximise) & ~points["on_frontier"]
+    else:
+        points["not_separable"] = False
+    return points
 
 
 def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, metric: str,
@@ -25,6 +59,11 @@ def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, metri
                  summary: list[str]) -> Path:
     """frontier.csv, pareto.png, learning_curves.png, report.html (each written atomically)."""
     _atomic(run_dir / "frontier.csv", lambda p: front.to_csv(p, index=False))
+    points = separability(trials, front, metric, time_axis, maximise)
+    _atomic(run_dir / "points.csv", lambda p: points.to_csv(p, index=False))
+    if points["not_separable"].any():
+        summary = summary + [f"{int(points['not_separable'].sum())} point(s) off the frontier are not "
+                             "separable from it (within the 95% intervals): see points.csv"]
     ok = trials[trials["status"] == "ok"] if not trials.empty else trials
     _atomic(run_dir / "pareto.png", lambda p: pareto_png(ok, front, metric, time_axis, maximise, p))
     _atomic(run_dir / "learning_curves.png", lambda p: learning_curves_png(ok, metric, maximise, p))
@@ -41,5 +80,5 @@ def _atomic(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["frontier_of", "write_report", "score_frontier", "times_scored", "frontier_rows",
+__all__ = ["frontier_of", "grouped_points", "separability", "write_report", "score_frontier", "times_scored", "frontier_rows",
            "text_table", "markdown_table"]

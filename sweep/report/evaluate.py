@@ -24,25 +24,31 @@ def score_frontier(front: pd.DataFrame, configs: dict[str, dict], X_train: np.nd
     seen = {(r["config_id"], int(r["rung"])): r for r in _read(log)}
     rows = []
     for _, point in front.iterrows():
-        key = (point["config_id"], int(point["rung"]))
-        rec = seen.get(key)
-        if rec is None:
-            cfg = configs[key[0]]
-            idx = models.nested_order(y_train, cfg["seed"])[: key[1]]
-            est = models.build(cfg["estimator"], cfg["params"], cfg["seed"], cfg["scale"], cfg.get("impute", False))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                est.fit(X_train[idx], y_train[idx])
-                pred = est.predict(X_test)
-                proba, classes = models.probabilities(est, X_test) if task == "classification" else (None, None)
-            scores = metrics.score(task, y_test, pred, proba, classes)
-            rec = {"config_id": key[0], "rung": key[1], "n_test": int(len(y_test)),
-                   "scored_at_s": time.time(), **{f"test_{k}": v for k, v in scores.items()}}
-            ledger.append(log, rec)
-            seen[key] = rec
-        rows.append({k: v for k, v in rec.items() if k.startswith("test_")})
+        scores = []
+        for cid in str(point["config_id"]).split(";"):    # several seeds: each scored once
+            key = (cid, int(point["rung"]))
+            rec = seen.get(key)
+            if rec is None:
+                rec = _score_one(configs[cid], key, X_train, y_train, X_test, y_test, task)
+                ledger.append(log, rec)
+                seen[key] = rec
+            scores.append({k: v for k, v in rec.items() if k.startswith("test_")})
+        rows.append(pd.DataFrame(scores).mean(numeric_only=True).to_dict())
     tests = pd.DataFrame(rows, index=front.index)
     return pd.concat([front, tests[sorted(tests.columns)]], axis=1)
+
+
+def _score_one(cfg: dict, key: tuple, X_train, y_train, X_test, y_test, task: str) -> dict:
+    idx = models.nested_order(y_train, cfg["seed"])[: key[1]]
+    est = models.build(cfg["estimator"], cfg["params"], cfg["seed"], cfg["scale"], cfg.get("impute", False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X_train[idx], y_train[idx])
+        pred = est.predict(X_test)
+        proba, classes = models.probabilities(est, X_test) if task == "classification" else (None, None)
+    scores = metrics.score(task, y_test, pred, proba, classes)
+    return {"config_id": key[0], "rung": key[1], "n_test": int(len(y_test)),
+            "scored_at_s": time.time(), **{f"test_{k}": v for k, v in scores.items()}}
 
 
 def times_scored(run_dir: Path) -> int:

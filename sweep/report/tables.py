@@ -17,17 +17,28 @@ def frontier_rows(front: pd.DataFrame, metric: str, time: str) -> list[dict]:
     for _, r in front.iterrows():
         row = {
             "knee": "*" if r.get("is_knee") else "",
-            "config_id": r["config_id"],
+            "config_id": _ids(r["config_id"]),
             "architecture": r["architecture"],
             "parameters": describe_params(r.get("params_json", "{}")),
             "n_train": int(r["n_train"]),
-            f"val_{metric}": f"{r[f'val_{metric}']:.4f}",
-            time: f"{r[time]:.3f}",
+            f"val_{metric}": _with_ci(r, f"val_{metric}", 4),
+            time: _with_ci(r, time, 3),
         }
         if f"test_{metric}" in front.columns and pd.notna(r.get(f"test_{metric}")):
             row[f"test_{metric}"] = f"{r[f'test_{metric}']:.4f}"
         rows.append(row)
     return rows
+
+
+def _ids(ids: str) -> str:
+    parts = str(ids).split(";")
+    return parts[0] if len(parts) == 1 else f"{parts[0]} (+{len(parts) - 1} seeds)"
+
+
+def _with_ci(row, col: str, digits: int) -> str:
+    ci = row.get(f"{col}_ci")
+    text = f"{row[col]:.{digits}f}"
+    return text + (f" ± {ci:.{digits}f}" if ci is not None and pd.notna(ci) and ci > 0 else "")
 
 
 def text_table(rows: list[dict], max_width: int = 48) -> str:
