@@ -10,6 +10,7 @@ import pandas as pd
 from .. import pareto
 from . import html as html_report
 from .evaluate import score_frontier, times_scored
+from .interactive import hypervolume_figure, pareto_figure, plotly_js
 from .plots import learning_curves_png, pareto_png
 from .tables import frontier_rows, markdown_table, text_table
 
@@ -68,10 +69,23 @@ def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, metri
     _atomic(run_dir / "pareto.png", lambda p: pareto_png(ok, front, metric, time_axis, maximise, p))
     _atomic(run_dir / "learning_curves.png", lambda p: learning_curves_png(ok, metric, maximise, p))
     rows = frontier_rows(front, metric, time_axis)
+    figures = [("pareto", pareto_figure(ok, front, metric, time_axis, maximise,
+                                        _keys_of(points[points["not_separable"]])))]
+    if not ok.empty:
+        col = f"val_{metric}"
+        worst = ok[col].min() if maximise else ok[col].max()
+        ref_t = float(ok[time_axis].max()) * 2
+        curve = pareto.hypervolume_curve(ok, col, time_axis, float(worst), ref_t, maximise)
+        figures.append(("hypervolume", hypervolume_figure(
+            curve, f"({col} {worst:.4g}, {time_axis} {ref_t:.4g} s): the worst metric seen, twice the slowest fit")))
     text = html_report.render(run_dir, f"sweep report — {manifest.get('run_name', run_dir.name)}",
-                              rows, trials, data_report, manifest, summary)
+                              rows, trials, data_report, manifest, summary, figures, plotly_js())
     _atomic(run_dir / "report.html", lambda p: p.write_text(text, encoding="utf-8"))
     return run_dir / "report.html"
+
+
+def _keys_of(points: pd.DataFrame) -> set:
+    return {(cid, int(r)) for cs, r in zip(points["config_id"].astype(str), points["rung"]) for cid in cs.split(";")}
 
 
 def _atomic(path: Path, write) -> None:

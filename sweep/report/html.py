@@ -38,8 +38,29 @@ def _table(rows: list[dict], knee_key: str | None = "knee") -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+# Nothing may be fetched: scripts and styles are inline, images are data: URIs.
+_CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+        "img-src data:; font-src data:")
+# Errors, CSP violations and any fetched resource are written into the page (for a headless check).
+_WATCH = """<script>(function(){var errs=[];window.SWEEP_ERRORS=errs;
+function put(m){errs.push(String(m));var e=document.getElementById('sweep-errors');if(e)e.textContent=errs.join('\\n');}
+window.addEventListener('error',function(e){put('error: '+e.message);});
+window.addEventListener('unhandledrejection',function(e){put('rejection: '+e.reason);});
+document.addEventListener('securitypolicyviolation',function(e){put('blocked: '+e.blockedURI);});
+var ce=console.error;console.error=function(){put('console.error: '+Array.prototype.join.call(arguments,' '));ce.apply(console,arguments);};
+window.addEventListener('load',function(){var s=document.getElementById('sweep-status');
+var res=performance.getEntriesByType('resource').map(function(r){return r.name;});
+var figs=window.SWEEP_FIGURES||{};var n=0;var p=figs['pareto'];
+if(p){p.data.forEach(function(t){if(String(t.mode).indexOf('markers')>=0){n+=t.x.length;}});}
+s.setAttribute('data-markers',n);s.setAttribute('data-resources',JSON.stringify(res));
+s.setAttribute('data-errors',errs.length);s.setAttribute('data-plotted',
+document.querySelectorAll('#pareto .main-svg').length>0?'yes':'no');s.textContent='loaded';});})();</script>"""
+
+
 def render(run_dir: Path, title: str, frontier_rows: list[dict], trials: pd.DataFrame,
-           data_report: dict, manifest: dict, summary: list[str]) -> str:
+           data_report: dict, manifest: dict, summary: list[str],
+           figures: list[tuple[str, dict]] | None = None, plotly_js: str = "") -> str:
+    from .interactive import embed
     failed = trials[trials["status"] != "ok"] if not trials.empty else trials
     failed_rows = [{"config_id": r.config_id, "architecture": r.architecture, "rung": r.rung,
                     "status": r.status, "error": r.error} for r in failed.itertuples()]
@@ -50,16 +71,24 @@ def render(run_dir: Path, title: str, frontier_rows: list[dict], trials: pd.Data
                   for k, v in data_report.get("splits", {}).items()]
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style>",
+        _WATCH,
+        f"<script>{plotly_js}</script>" if plotly_js else "",
+        "</head><body>",
+        '<div id="sweep-status" hidden></div><pre id="sweep-errors" hidden></pre>',
         f"<h1>{html.escape(title)}</h1>",
         "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in summary) + "</ul>",
         "<h2>Pareto frontier</h2>",
         "<p class=note>Validation metric against training time (wall time of fit alone). "
         "Only these points were scored on the test split, once each; the knee is marked *.</p>",
         _table(frontier_rows),
-        _img(run_dir / "pareto.png"),
+        *(embed(div, fig) for div, fig in (figures or []) if div == "pareto"),
+        "<details><summary>Static image</summary>", _img(run_dir / "pareto.png"), "</details>",
         "<h2>Learning and cost curves</h2>",
         _img(run_dir / "learning_curves.png"),
+        "<h2>Hypervolume against compute</h2>",
+        *(embed(div, fig) for div, fig in (figures or []) if div == "hypervolume"),
         "<h2>Failed trials</h2>",
         _table(failed_rows, None),
         "<h2>Data</h2>",

@@ -1,0 +1,72 @@
+"""Interactive figures (plotly), drawn from points computed elsewhere; inlined in report.html.
+
+The Pareto figure holds exactly one marker per point (one trace per architecture); the
+frontier is a line without markers and the knee a star-shaped marker of its own point,
+so the figure's data can be checked against trials.parquet.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+
+def pareto_figure(points: pd.DataFrame, front: pd.DataFrame, metric: str, time: str, maximise: bool,
+                  not_separable: set | None = None) -> dict:
+    col = f"val_{metric}"
+    front_keys = _keys(front)
+    knee_keys = _keys(front[front["is_knee"]]) if "is_knee" in front else set()
+    not_separable = not_separable or set()
+    traces = []
+    for arch, g in points.groupby("architecture", sort=True):
+        keys = [(c, int(r)) for c, r in zip(g["config_id"].astype(str), g["rung"])]
+        on_front = [k in front_keys for k in keys]
+        knee = [k in knee_keys for k in keys]
+        shaded = [k in not_separable for k in keys]
+        traces.append({
+            "type": "scatter", "mode": "markers", "name": str(arch),
+            "x": g[time].tolist(), "y": g[col].tolist(),
+            "customdata": [[c, int(r)] for c, r in keys],
+            "text": [f"{arch} {c} n_train={int(n)}<br>{p}" for (c, _), n, p in
+                     zip(keys, g["n_train"], g.get("params_json", pd.Series([""] * len(g))))],
+            "hovertemplate": "%{text}<br>" + col + "=%{y:.4f}<br>" + time + "=%{x:.4g}s<extra></extra>",
+            "marker": {"size": [16 if k else 9 for k in knee],
+                       "symbol": ["star" if k else "circle" for k in knee],
+                       "opacity": [0.35 if s else 0.85 for s in shaded],
+                       "line": {"width": [2 if f else 0 for f in on_front], "color": "black"}},
+        })
+    f = front.sort_values(time)
+    traces.append({"type": "scatter", "mode": "lines", "name": "frontier", "line": {"shape": "hv", "color": "black"},
+                   "x": f[time].tolist(), "y": f[col].tolist(), "hoverinfo": "skip"})
+    layout = {"title": {"text": "Pareto frontier (star: knee; outlined: frontier; faded: not separable)"},
+              "xaxis": {"type": "log", "title": {"text": f"{time} (log)"}},
+              "yaxis": {"title": {"text": f"validation {metric} ({'higher' if maximise else 'lower'} is better)"}},
+              "height": 560, "legend": {"orientation": "h", "y": -0.22}}
+    return {"data": traces, "layout": layout}
+
+
+def _keys(front: pd.DataFrame) -> set:
+    """(config_id, rung) of each frontier point; a point over several seeds names them all."""
+    return {(cid, int(r)) for cs, r in zip(front["config_id"].astype(str), front["rung"]) for cid in cs.split(";")}
+
+
+def hypervolume_figure(curve: pd.DataFrame, ref: str) -> dict:
+    return {"data": [{"type": "scatter", "mode": "lines", "x": curve["compute_s"].tolist(),
+                      "y": curve["hypervolume"].tolist(), "name": "hypervolume"}],
+            "layout": {"title": {"text": f"Hypervolume against compute spent (reference {ref})"},
+                       "xaxis": {"title": {"text": "cumulative train_time_s"}},
+                       "yaxis": {"title": {"text": "hypervolume (metric × log10 s)"}}, "height": 380}}
+
+
+def embed(div_id: str, figure: dict) -> str:
+    """A div and the script that draws `figure` into it (plotly.js must be inlined once)."""
+    payload = json.dumps(figure).replace("</", "<\\/")
+    return (f'<div id="{div_id}" class="figure"></div><script>(function(){{var fig={payload};'
+            f'window.SWEEP_FIGURES=window.SWEEP_FIGURES||{{}};window.SWEEP_FIGURES["{div_id}"]=fig;'
+            f'Plotly.newPlot("{div_id}",fig.data,fig.layout,{{responsive:true}});}})();</script>')
+
+
+def plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+    return get_plotlyjs()
