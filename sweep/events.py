@@ -8,6 +8,7 @@ run is written twice.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ class ConfigEvents:
 
     def rung(self, step: int, values: dict[str, float]) -> None:
         for tag, v in values.items():
-            if v is not None:
+            if v is not None and math.isfinite(v):  # e.g. roc_auc of an estimator without probabilities
                 self.writer.add_scalar(tag, float(v), global_step=int(step))
         self.writer.flush()
 
