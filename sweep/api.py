@@ -197,7 +197,7 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         manifest["test_split_scored"] = report.times_scored(run_dir)
         manifest["ended_at"] = datetime.now(timezone.utc).isoformat()
         n_failed = int((trials["status"] != "ok").sum()) if not trials.empty else 0
-        summary = _summary(trials, front, sp, manifest, n_failed)
+        summary = _summary(trials, front, sp.metric, sp.time_axis, manifest, n_failed)
         report.write_report(run_dir, trials, front, sp.metric, sp.time_axis, sp.maximise,
                             prepared.report, manifest, summary)
         _tensorboard_summary(run_dir, front, sp)
@@ -226,16 +226,17 @@ def _atomic_table(trials: pd.DataFrame, run_dir: Path) -> None:
     os.replace(tmp, run_dir / "trials.csv")
 
 
-def _summary(trials: pd.DataFrame, front: pd.DataFrame, sp: Any, manifest: dict, n_failed: int) -> list[str]:
+def _summary(trials: pd.DataFrame, front: pd.DataFrame, metric: str, time_axis: str, manifest: dict,
+             n_failed: int) -> list[str]:
     out = [f"{trials['config_id'].nunique()} configurations, {len(trials)} (config_id, rung) points, "
            f"{n_failed} failed",
-           f"frontier: {len(front)} points of validation {sp.metric} against {sp.time_axis}",
+           f"frontier: {len(front)} points of validation {metric} against {time_axis}",
            f"test split scored for {manifest.get('test_split_scored', 0)} frontier point(s), once each"]
     knee = front[front["is_knee"]] if "is_knee" in front else front.iloc[0:0]
     if len(knee):
         k = knee.iloc[0]
         out.append(f"knee: {k['architecture']} {k['config_id']} at n_train={int(k['n_train'])}: "
-                   f"val_{sp.metric} {k[f'val_{sp.metric}']:.4f} in {k[sp.time_axis]:.3f} s")
+                   f"val_{metric} {k[f'val_{metric}']:.4f} in {k[time_axis]:.3f} s")
     return out
 
 
@@ -270,23 +271,17 @@ def rebuild_report(run_dir: str | Path) -> SweepResult:
     Test scores come from RUN/test_scores.jsonl; a frontier point never scored there is
     left without one (the test split is only opened by `sweep run`).
     """
-    from . import ledger, report
-    from .report.evaluate import TEST_LOG
+    from . import report
+    from .metrics import MAXIMISE
 
     res = load(run_dir)
     m = res.manifest
-    from .metrics import MAXIMISE
-    front = report.frontier_of(res.trials, m["metric"], m["time_axis"], MAXIMISE[m["metric"]])
-    scored = {(r["config_id"], int(r["rung"])): r for r in ledger.read(res.run_dir / TEST_LOG)[0]}
-    tests = pd.DataFrame([pd.DataFrame([{k: v for k, v in scored.get((c, int(n)), {}).items()
-                                         if k.startswith("test_")} for c in str(cs).split(";")])
-                          .mean(numeric_only=True).to_dict()
-                          for cs, n in zip(front["config_id"], front["rung"])], index=front.index)
-    front = pd.concat([front, tests[sorted(tests.columns)]], axis=1)
+    maximise = MAXIMISE[m["metric"]]
+    front = report.attach_scores(report.frontier_of(res.trials, m["metric"], m["time_axis"], maximise),
+                                 res.run_dir)
     n_failed = int((res.trials["status"] != "ok").sum())
-    sp_like = type("S", (), {"metric": m["metric"], "time_axis": m["time_axis"]})
-    summary = _summary(res.trials, front, sp_like, m, n_failed)
-    report.write_report(res.run_dir, res.trials, front, m["metric"], m["time_axis"], MAXIMISE[m["metric"]],
+    summary = _summary(res.trials, front, m["metric"], m["time_axis"], m, n_failed)
+    report.write_report(res.run_dir, res.trials, front, m["metric"], m["time_axis"], maximise,
                         res.data_report, m, summary)
     return SweepResult(res.run_dir, res.trials, front, m, res.data_report)
 
@@ -338,6 +333,7 @@ def best_within_budget(result: SweepResult, seconds: float) -> dict:
     (group_id, rung) when configurations have several seeds, else over raw points."""
     from . import pareto
     from .metrics import MAXIMISE
+    from .report import grouped_points
 
     m = result.manifest
     metric, time_axis = f"val_{m['metric']}", m["time_axis"]
@@ -347,16 +343,12 @@ def best_within_budget(result: SweepResult, seconds: float) -> dict:
         raise ConfigError(f"{result.run_dir}: no successful point to choose from")
     if not seconds > 0:
         raise ConfigError(f"--budget must be a positive number of seconds, but got {seconds}")
-    seeds = ok.groupby(["group_id", "rung"]).size().max()
-    points = pareto.aggregate(ok, metric, time_axis) if seeds > 1 else ok
+    points = grouped_points(ok, metric, time_axis)
     fastest = points[time_axis].min()
     if seconds < fastest:
         raise ConfigError(f"--budget {seconds:g} s is below the fastest point ({fastest:.4g} s of "
                           f"{time_axis}); give at least that")
-    best = pareto.best_within(points, seconds, metric, time_axis, maximise)
-    row = best.to_dict()
-    example = ok[(ok["group_id"] == row["group_id"]) & (ok["rung"] == row["rung"])].iloc[0]
-    row.update(architecture=example["architecture"], params_json=example["params_json"],
-               config_ids=sorted(ok[(ok["group_id"] == row["group_id"]) & (ok["rung"] == row["rung"])]["config_id"]),
-               n_train=int(example["n_train"]), metric=metric, time_axis=time_axis, seconds=seconds)
+    row = pareto.best_within(points, seconds, metric, time_axis, maximise).to_dict()
+    row.update(config_ids=sorted(str(row["config_id"]).split(";")), n_train=int(row["n_train"]),
+               metric=metric, time_axis=time_axis, seconds=seconds)
     return row

@@ -152,7 +152,6 @@ def _callback(progress: Progress):
 def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepared, task: str,
                run_dir: Path, max_concurrent: int | None, progress: Progress, impute: bool = False) -> float:
     """Run every (config_id, rung) the ledger lacks as Tune trials; returns trial-phase wall seconds."""
-    import ray
     from ray import tune
 
     ledger_path = str(run_dir / "ledger.jsonl")
@@ -188,7 +187,6 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     tuner.fit()
     wall = time.perf_counter() - t0
     progress.end()
-    del ray  # imported for side effects (connected session)
     return wall
 
 

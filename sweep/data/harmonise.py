@@ -33,46 +33,24 @@ def harmonise_batch(batch: pa.Table, spec: DatasetSpec, source: Source) -> pa.Ta
 
     for name, col in columns.items():
         raw = df[name] if name in df.columns else pd.Series([None] * n, dtype=object)  # absent: nullable
-        pre_failed = np.zeros(n, dtype=bool)
-        if name in source.casts:
-            raw, pre_failed = _cast(raw, source.casts[name])
-        values, failed = _cast(raw, col.type)
-        failed = failed | pre_failed
+        values, failed = _cast_from(raw, source.casts.get(name), col.type)
         missing = _missing(values)
         if not col.nullable and col.missing == "quarantine":
             flag(missing & ~failed, f"missing:{name}")
         flag(failed, f"cast_failed:{name}")
-        if col.min is not None or col.max is not None:
-            v = values.to_numpy(dtype="float64", na_value=np.nan)
-            with np.errstate(invalid="ignore"):
-                bad = np.zeros(n, dtype=bool)
-                if col.min is not None:
-                    bad |= v < col.min
-                if col.max is not None:
-                    bad |= v > col.max
-            flag(bad, f"out_of_range:{name}")
+        flag(_out_of_range(values, col.min, col.max), f"out_of_range:{name}")
         if col.categories is not None:
             flag(~missing & ~values.isin(col.categories).to_numpy(), f"unknown_category:{name}")
         out[name] = values
 
     lab = spec.label
-    raw = df[lab.column]
-    pre_failed = np.zeros(n, dtype=bool)
-    if lab.column in source.casts:
-        raw, pre_failed = _cast(raw, source.casts[lab.column])
-    y, failed = _cast(raw, lab.type)
-    failed = failed | pre_failed
+    y, failed = _cast_from(df[lab.column], source.casts.get(lab.column), lab.type)
     ymiss = _missing(y)
     flag(ymiss & ~failed, "missing_label")
     flag(failed, "cast_failed:label")
     if lab.values is not None:
         flag(~ymiss & ~failed & ~y.isin(lab.values).to_numpy(), "unknown_label")
-    if lab.min is not None or lab.max is not None:
-        v = y.to_numpy(dtype="float64", na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            bad = ((v < lab.min) if lab.min is not None else np.zeros(n, bool)) | \
-                  ((v > lab.max) if lab.max is not None else np.zeros(n, bool))
-        flag(bad, "label_out_of_range")
+    flag(_out_of_range(y, lab.min, lab.max), "label_out_of_range")
     out[lab.column] = y
 
     feats = spec.feature_names()
@@ -89,6 +67,28 @@ def harmonise_batch(batch: pa.Table, spec: DatasetSpec, source: Source) -> pa.Ta
     arrays["_hash"] = pa.array(rhash, type=pa.uint64())
     arrays["_fhash"] = pa.array(fhash, type=pa.uint64())
     return pa.table(arrays)
+
+
+def _cast_from(raw: pd.Series, source_kind: str | None, kind: str) -> tuple[pd.Series, np.ndarray]:
+    """The source's own cast (its `casts` entry) first, if any, then the declared type."""
+    pre_failed = np.zeros(len(raw), dtype=bool)
+    if source_kind is not None:
+        raw, pre_failed = _cast(raw, source_kind)
+    values, failed = _cast(raw, kind)
+    return values, failed | pre_failed
+
+
+def _out_of_range(values: pd.Series, low: float | None, high: float | None) -> np.ndarray:
+    bad = np.zeros(len(values), dtype=bool)
+    if low is None and high is None:
+        return bad
+    v = values.to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        if low is not None:
+            bad |= v < low
+        if high is not None:
+            bad |= v > high
+    return bad
 
 
 def _cast(series: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import pareto
 from . import html as html_report
-from .evaluate import score_frontier, times_scored
+from .evaluate import attach_scores, score_frontier, times_scored
 from .interactive import hypervolume_figure, pareto_figure, plotly_js
 from .plots import learning_curves_png, pareto_png
 from .tables import frontier_rows, markdown_table, text_table
@@ -94,5 +94,5 @@ def _atomic(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["frontier_of", "grouped_points", "separability", "write_report", "score_frontier", "times_scored", "frontier_rows",
+__all__ = ["frontier_of", "grouped_points", "separability", "write_report", "score_frontier", "attach_scores", "times_scored", "frontier_rows",
            "text_table", "markdown_table"]

@@ -18,21 +18,30 @@ TEST_LOG = "test_scores.jsonl"
 def score_frontier(front: pd.DataFrame, configs: dict[str, dict], X_train: np.ndarray,
                    y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, task: str,
                    run_dir: Path) -> pd.DataFrame:
-    """Add test_<metric> columns to `front`. Points already scored (in the log) are not
-    scored again; their recorded scores are used."""
+    """Add test_<metric> columns to `front`, scoring each frontier point (each seed of it)
+    that the log has not seen yet, once; points already scored keep their recorded scores."""
+    def score(key: tuple) -> dict:
+        return _score_one(configs[key[0]], key, X_train, y_train, X_test, y_test, task)
+    return attach_scores(front, run_dir, score)
+
+
+def attach_scores(front: pd.DataFrame, run_dir: Path, score=None) -> pd.DataFrame:
+    """test_<metric> columns from RUN/test_scores.jsonl: a point over several seeds gets their
+    mean. With `score`, a (config_id, rung) not in the log is scored now and logged; without
+    it (rebuilding a report) it is left empty and the test split is not opened."""
     log = run_dir / TEST_LOG
     seen = {(r["config_id"], int(r["rung"])): r for r in _read(log)}
     rows = []
-    for _, point in front.iterrows():
+    for ids, rung in zip(front["config_id"].astype(str), front["rung"]):
         scores = []
-        for cid in str(point["config_id"]).split(";"):    # several seeds: each scored once
-            key = (cid, int(point["rung"]))
+        for cid in ids.split(";"):
+            key = (cid, int(rung))
             rec = seen.get(key)
-            if rec is None:
-                rec = _score_one(configs[cid], key, X_train, y_train, X_test, y_test, task)
+            if rec is None and score is not None:
+                rec = score(key)
                 ledger.append(log, rec)
                 seen[key] = rec
-            scores.append({k: v for k, v in rec.items() if k.startswith("test_")})
+            scores.append({k: v for k, v in (rec or {}).items() if k.startswith("test_")})
         rows.append(pd.DataFrame(scores).mean(numeric_only=True).to_dict())
     tests = pd.DataFrame(rows, index=front.index)
     return pd.concat([front, tests[sorted(tests.columns)]], axis=1)
