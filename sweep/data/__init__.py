@@ -7,7 +7,7 @@ once per sweep and the arrays then travel to trials by reference (runner's job).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,6 @@ class Prepared:
     report: dict                         # data_report.json
     quarantine: pa.Table
     seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def fingerprint(self) -> dict[str, str]:
@@ -106,10 +105,9 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
         "warnings": warnings,
     }
     check_rules(spec, report)
-    for f in report["rule_failures"] if not spec.rules.fatal else []:
-        report["warnings"].append(f"data rule (not fatal): {f}")
-    return Prepared(features, label, X, y, report, cleaned.quarantine,
-                    time.perf_counter() - t0, warnings)
+    if not spec.rules.fatal:
+        warnings.extend(f"data rule (not fatal): {f}" for f in report["rule_failures"])
+    return Prepared(features, label, X, y, report, cleaned.quarantine, time.perf_counter() - t0)
 
 
 def assign_splits(kept: pa.Table, spec: DatasetSpec) -> np.ndarray:
