@@ -160,3 +160,31 @@ def hypervolume_curve(points: pd.DataFrame, metric: str, time: str, ref_metric: 
     hv = [hypervolume(pts[metric].iloc[: i + 1], pts[time].iloc[: i + 1], ref_metric, ref_time, maximise)
           for i in range(len(pts))]
     return pd.DataFrame({"compute_s": compute, "hypervolume": hv})
+
+
+def learning_curves(points: pd.DataFrame, metric: str, time: str = "train_time_s",
+                    maximise: bool = True) -> pd.DataFrame:
+    """Per architecture, its best group (best mean metric at its largest n_train) across rungs:
+    n_train, mean metric and time, and their 95% half-widths (0 with one seed)."""
+    agg = aggregate(points, metric, time)
+    arch = points.groupby(["group_id", "rung"])[["architecture", "n_train"]].first().reset_index()
+    agg = agg.merge(arch, on=["group_id", "rung"])
+    rows = []
+    for name, g in agg.groupby("architecture", sort=True):
+        top = g[g["n_train"] == g["n_train"].max()].sort_values(metric, ascending=not maximise)
+        rows.append(g[g["group_id"] == top.iloc[0]["group_id"]].sort_values("n_train"))
+    if not rows:
+        return agg.iloc[0:0]
+    return pd.concat(rows, ignore_index=True)
+
+
+def cost_slopes(points: pd.DataFrame, time: str = "train_time_s") -> pd.DataFrame:
+    """Per architecture, the least-squares slope of log10(time) against log10(n_train) over all
+    its points: ~1 means linear cost in the sample size, ~2 quadratic."""
+    rows = []
+    for name, g in points.groupby("architecture", sort=True):
+        g = g[(g[time] > 0) & (g["n_train"] > 0)]
+        x, y = np.log10(g["n_train"].to_numpy(float)), np.log10(g[time].to_numpy(float))
+        slope = float(np.polyfit(x, y, 1)[0]) if len(np.unique(x)) >= 2 else float("nan")
+        rows.append({"architecture": name, "slope": slope, "points": len(g)})
+    return pd.DataFrame(rows, columns=["architecture", "slope", "points"])

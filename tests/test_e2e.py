@@ -187,3 +187,23 @@ def test_repeats_give_intervals_knee_and_budget(tmp_path, ray_session, digits_sp
     line = proc.stdout.strip().splitlines()[-1]
     assert ", ".join(ids) in line and f"n_train={int(want['rung'])}" in line and " ± " in line, line
     assert "*" in proc.stdout                      # the knee is marked in the printed frontier
+
+
+def test_default_sweep_with_repeats_and_budget_one_second(tmp_path, digits_spec):
+    """The reporter's acceptance check on the default grid: `--repeats 2`, then `--budget 1`."""
+    out = tmp_path / "default"
+    proc = run_cli("run", "--repeats", "2", "--dataset", str(digits_spec), "--out", str(out), timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    table = proc.stdout.split("Pareto frontier", 1)[1]
+    assert "\n*" in table and " ± " in table                # the knee is printed; points carry intervals
+    front = pd.read_csv(out / "frontier.csv", dtype={"config_id": str})
+    assert (front["n_seeds"] == 2).all() and front["val_accuracy_ci"].notna().all()
+    trials = pd.read_parquet(out / "trials.parquet")
+    means = trials.groupby(["group_id", "rung"])[["val_accuracy", "train_time_s"]].mean().reset_index()
+    within = means[means["train_time_s"] <= 1.0]
+    best = within[within["val_accuracy"] == within["val_accuracy"].max()].sort_values("train_time_s").iloc[0]
+    ids = sorted(trials[(trials["group_id"] == best["group_id"]) & (trials["rung"] == best["rung"])]["config_id"])
+    rep = run_cli("report", str(out), "--budget", "1", timeout=120)
+    assert rep.returncode == 0, rep.stderr
+    line = rep.stdout.strip().splitlines()[-1]
+    assert line.startswith("best within 1 s") and ", ".join(ids) in line, line

@@ -150,3 +150,25 @@ def test_aggregate_and_not_separable():
     ns = not_separable(front, agg, "m", "t")
     assert ns[list(agg["group_id"]).index("b")]          # within the intervals of a
     assert not ns[list(agg["group_id"]).index("c")]      # clearly worse and slower
+
+
+def test_cost_slopes_recover_a_power_law():
+    from sweep.pareto import cost_slopes
+    n = np.array([100, 200, 400, 800] * 2)
+    df = pd.DataFrame({"architecture": ["lin"] * 4 + ["quad"] * 4, "n_train": n,
+                       "train_time_s": np.r_[1e-4 * n[:4], 1e-7 * n[4:] ** 2]})
+    s = cost_slopes(df).set_index("architecture")["slope"]
+    assert abs(s["lin"] - 1) < 1e-9 and abs(s["quad"] - 2) < 1e-9
+
+
+def test_learning_curves_pick_the_best_group_per_architecture():
+    from sweep.pareto import learning_curves
+    rows = []
+    for gid, acc in (("g1", 0.8), ("g2", 0.9)):
+        for seed in (0, 1):
+            for n in (10, 20):
+                rows.append({"group_id": gid, "rung": n, "n_train": n, "architecture": "a", "seed": seed,
+                             "val_accuracy": acc + n / 1000 + seed / 100, "train_time_s": n / 100})
+    lc = learning_curves(pd.DataFrame(rows), "val_accuracy")
+    assert list(lc["group_id"]) == ["g2", "g2"] and list(lc["n_train"]) == [10, 20]
+    assert (lc["val_accuracy_ci"] > 0).all() and (lc["n_seeds"] == 2).all()

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import pareto
 from . import html as html_report
 from .evaluate import attach_scores, score_frontier, times_scored
-from .interactive import hypervolume_figure, pareto_figure, plotly_js
+from .interactive import curves_figures, hypervolume_figure, pareto_figure, plotly_js
 from .plots import learning_curves_png, pareto_png
 from .tables import frontier_rows, markdown_table, text_table
 
@@ -67,12 +67,17 @@ def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, metri
                              "separable from it (within the 95% intervals): see points.csv"]
     ok = trials[trials["status"] == "ok"] if not trials.empty else trials
     _atomic(run_dir / "pareto.png", lambda p: pareto_png(ok, front, metric, time_axis, maximise, p))
-    _atomic(run_dir / "learning_curves.png", lambda p: learning_curves_png(ok, metric, maximise, p))
+    col = f"val_{metric}"
+    curves = pareto.learning_curves(ok, col, time_axis, maximise) if not ok.empty else None
+    slopes = pareto.cost_slopes(ok, time_axis) if not ok.empty else None
+    if curves is not None:
+        _atomic(run_dir / "learning_curves.png",
+                lambda p: learning_curves_png(curves, slopes, metric, time_axis, p))
     rows = frontier_rows(front, metric, time_axis)
     figures = [("pareto", pareto_figure(ok, front, metric, time_axis, maximise,
                                         _keys_of(points[points["not_separable"]])))]
     if not ok.empty:
-        col = f"val_{metric}"
+        figures += zip(("learning", "cost"), curves_figures(curves, slopes, metric, time_axis))
         worst = ok[col].min() if maximise else ok[col].max()
         ref_t = float(ok[time_axis].max()) * 2
         curve = pareto.hypervolume_curve(ok, col, time_axis, float(worst), ref_t, maximise)

@@ -51,6 +51,27 @@ def _keys(front: pd.DataFrame) -> set:
     return {(cid, int(r)) for cs, r in zip(front["config_id"].astype(str), front["rung"]) for cid in cs.split(";")}
 
 
+def curves_figures(curves: pd.DataFrame, slopes: pd.DataFrame, metric: str, time: str) -> tuple[dict, dict]:
+    """(learning curves, cost curves) with 95% error bars (zero with one seed)."""
+    col = f"val_{metric}"
+    slope = dict(zip(slopes["architecture"], slopes["slope"]))
+    learn, cost = [], []
+    for arch, c in curves.groupby("architecture", sort=True):
+        x = c["n_train"].tolist()
+        learn.append({"type": "scatter", "mode": "lines+markers", "name": str(arch), "x": x, "y": c[col].tolist(),
+                      "error_y": {"type": "data", "array": c[f"{col}_ci"].tolist(), "visible": True}})
+        cost.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": c[time].tolist(),
+                     "name": f"{arch} (slope {slope.get(arch, float('nan')):.2f})",
+                     "error_y": {"type": "data", "array": c[f"{time}_ci"].tolist(), "visible": True}})
+    lf = {"data": learn, "layout": {"title": {"text": "Learning curves (best configuration per architecture)"},
+                                    "xaxis": {"title": {"text": "n_train"}},
+                                    "yaxis": {"title": {"text": f"validation {metric}"}}, "height": 420}}
+    cf = {"data": cost, "layout": {"title": {"text": "Cost curves (log-log; slope fitted over all points)"},
+                                   "xaxis": {"type": "log", "title": {"text": "n_train"}},
+                                   "yaxis": {"type": "log", "title": {"text": time}}, "height": 420}}
+    return lf, cf
+
+
 def hypervolume_figure(curve: pd.DataFrame, ref: str) -> dict:
     return {"data": [{"type": "scatter", "mode": "lines", "x": curve["compute_s"].tolist(),
                       "y": curve["hypervolume"].tolist(), "name": "hypervolume"}],

@@ -38,27 +38,28 @@ def pareto_png(points: pd.DataFrame, front: pd.DataFrame, metric: str, time: str
     return path
 
 
-def learning_curves_png(points: pd.DataFrame, metric: str, maximise: bool, path: Path) -> Path:
-    """Per architecture, its best configuration (at its largest rung): metric and time against n_train."""
+def learning_curves_png(curves: pd.DataFrame, slopes: pd.DataFrame, metric: str, time: str,
+                        path: Path) -> Path:
+    """Learning curves (metric against n_train, with 95% bands when there are seeds) and cost
+    curves (time against n_train, log-log, with each architecture's fitted slope)."""
     plt = _plt()
     col = f"val_{metric}"
+    slope = dict(zip(slopes["architecture"], slopes["slope"]))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=110)
-    for arch, g in points.groupby("architecture", sort=True):
-        top = g[g["n_train"] == g["n_train"].max()]
-        if top.empty:
-            continue
-        best_id = top.sort_values(col, ascending=not maximise).iloc[0]["config_id"]
-        c = g[g["config_id"] == best_id].sort_values("n_train")
-        a1.plot(c["n_train"], c[col], marker="o", label=arch)
-        a2.plot(c["n_train"], c["train_time_s"], marker="o", label=arch)
+    for arch, c in curves.groupby("architecture", sort=True):
+        line = a1.plot(c["n_train"], c[col], marker="o", label=arch)[0]
+        a1.fill_between(c["n_train"], c[col] - c[f"{col}_ci"], c[col] + c[f"{col}_ci"],
+                        color=line.get_color(), alpha=0.2)
+        a2.errorbar(c["n_train"], c[time], yerr=c[f"{time}_ci"], marker="o", color=line.get_color(),
+                    label=f"{arch} (slope {slope.get(arch, float('nan')):.2f})")
     a1.set_xlabel("n_train")
     a1.set_ylabel(f"validation {metric}")
     a1.set_title("Learning curves (best configuration per architecture)")
     a2.set_xscale("log")
     a2.set_yscale("log")
     a2.set_xlabel("n_train")
-    a2.set_ylabel("train_time_s")
-    a2.set_title("Cost curves")
+    a2.set_ylabel(time)
+    a2.set_title("Cost curves (log-log; slope fitted over all points)")
     for a in (a1, a2):
         a.grid(True, which="both", alpha=0.3)
         a.legend(fontsize=8)
