@@ -182,8 +182,9 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
             progress = runner.Progress(len(configs), len(configs) * len(rungs), sp.metric, sp.maximise,
                                        stream=progress_stream)
             trials_started = True
-            manifest["trials_wall_s"] = round(runner.run_trials(
-                configs, rungs, prepared, ds.task, run_dir, max_concurrent, progress, impute), 3)
+            manifest["trials_started_at_s"], wall = runner.run_trials(
+                configs, rungs, prepared, ds.task, run_dir, max_concurrent, progress, impute)
+            manifest["trials_wall_s"] = round(wall, 3)
             trials = runner.collect_results(run_dir, configs)
             _atomic_table(trials, run_dir)
             front = report.frontier_of(trials, sp.metric, sp.time_axis, sp.maximise)

@@ -151,7 +151,9 @@ def _callback(progress: Progress):
 
 def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepared, task: str,
                run_dir: Path, max_concurrent: int | None, progress: Progress, impute: bool = False) -> float:
-    """Run every (config_id, rung) the ledger lacks as Tune trials; returns trial-phase wall seconds."""
+    """Run every (config_id, rung) the ledger lacks as Tune trials.
+
+    Returns (epoch seconds when the trial phase started, its wall seconds)."""
     from ray import tune
 
     ledger_path = str(run_dir / "ledger.jsonl")
@@ -162,7 +164,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
         if todo:
             plan[cfg.config_id] = {"config": configuration_dict(cfg, impute), "rungs": todo}
     if not plan:
-        return 0.0
+        return time.time(), 0.0
     data = {"X_train": prepared.X["train"], "y_train": prepared.y["train"],
             "X_val": prepared.X["validation"], "y_val": prepared.y["validation"]}
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # our ledger + events replace them
@@ -183,11 +185,12 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
             failure_config=tune.FailureConfig(max_failures=0),
         ),
     )
+    started_at = time.time()
     t0 = time.perf_counter()
     tuner.fit()
     wall = time.perf_counter() - t0
     progress.end()
-    return wall
+    return started_at, wall
 
 
 def _entry():

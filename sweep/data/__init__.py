@@ -96,6 +96,7 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
     report = {
         "dataset": spec.name,
         "split_method": spec.split.method,
+        "read_tasks": sum(len(files) for _, files in sources_files),  # one Ray Data task per file
         **({"groups_total": int(pc.count_distinct(kept.column(spec.group)).as_py())} if spec.group else {}),
         "sources": cleaned.report,
         "totals": totals,

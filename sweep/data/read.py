@@ -116,7 +116,7 @@ def read_dataset(spec: DatasetSpec, sources_files: list[tuple[Source, list[str]]
 
 
 def collect(spec: DatasetSpec, sources_files: list[tuple[Source, list[str]]]) -> pa.Table:
-    """Run the read tasks and gather the harmonised rows (canonical schema)."""
+    """Run the read tasks (one per file) and gather the harmonised rows (canonical schema)."""
     import ray
 
     schema = canonical_schema(spec)

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Engine benchmark: sweep against a joblib loop on the reference grid (one process run).
+
+    python benchmarks/engine.py [--cores N] [--repeats R] [--rounds K] [--smoke]
+
+Definitions (the performance issue's, so no figure is bought by moving work around):
+- serial_fit_s: every fit of the grid, one after another, single-threaded, in this process
+  before the timed runs, on exactly the arrays sweep's data stage produced: the numerator.
+- joblib: joblib.Parallel(n_jobs=N) over the same fits on the same arrays; wall from the
+  Parallel call to its last result.
+- sweep: `sweep.run(...)` (the public entry point) on the same Ray (started once, N CPUs);
+  wall from the start of its trial phase to the last (config_id, rung) in its ledger.
+- efficiency_X = serial_fit_s / N / wall_X; ratio_sweep_over_joblib = wall_sweep / wall_joblib.
+Both runs must give identical validation accuracies for each fit (checked). The runs
+alternate K times; the last line is one JSON object with the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # runs from a checkout (the device machine imports it this way)
+
+SPACE = REPO / "search_spaces" / "reference.yaml"
+
+
+def fit_one(cfg: dict, n: int, data: dict) -> tuple[str, int, float, float]:
+    """One fit exactly as a sweep trial does it: (config_id, n, val_accuracy, fit seconds)."""
+    from threadpoolctl import threadpool_limits
+
+    from sweep import metrics, models
+
+    idx = models.nested_order(data["y_train"], cfg["seed"])[:n]
+    est = models.build(cfg["estimator"], cfg["params"], cfg["seed"], cfg["scale"])
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        est.fit(data["X_train"][idx], data["y_train"][idx])
+        fit_s = time.perf_counter() - t0
+        pred = est.predict(data["X_val"])
+    return cfg["config_id"], n, metrics.score("classification", data["y_val"], pred)["accuracy"], fit_s
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cores", type=int, default=os.cpu_count())
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--smoke", action="store_true", help="the space's smoke grid, one round (correctness only)")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.rounds = 1
+
+    import logging
+
+    import ray
+    from joblib import Parallel, delayed
+
+    import sweep
+    from sweep import data as data_stage
+    from sweep.api import resolve_specs
+    from sweep.runner import configuration_dict
+    from sweep.space import expand, ladder, sizes_for
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    t0 = time.perf_counter()
+    ray.init(num_cpus=args.cores, include_dashboard=False, logging_level=logging.WARNING)
+    ray_start_s = time.perf_counter() - t0
+
+    space_path, sp, ds_path, ds = resolve_specs(SPACE, None)
+    data_stage.ensure_bundled(ds)
+    t0 = time.perf_counter()
+    prepared = data_stage.prepare(ds)
+    data_s = time.perf_counter() - t0
+    arrays = {"X_train": prepared.X["train"], "y_train": prepared.y["train"],
+              "X_val": prepared.X["validation"], "y_val": prepared.y["validation"]}
+    configs = expand(sp, smoke=args.smoke, repeats=args.repeats)
+    rungs = ladder(sizes_for(sp, args.smoke), len(arrays["y_train"]))
+    jobs = [(configuration_dict(c), n) for c in configs for n in rungs]
+
+    serial = [fit_one(cfg, n, arrays) for cfg, n in jobs]
+    serial_fit_s = sum(r[3] for r in serial)
+    expected = {(r[0], r[1]): r[2] for r in serial}
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
+        for k in range(args.rounds):
+            t0 = time.perf_counter()
+            got = Parallel(n_jobs=args.cores)(delayed(fit_one)(cfg, n, arrays) for cfg, n in jobs)
+            wall_joblib = time.perf_counter() - t0
+            assert {(r[0], r[1]): r[2] for r in got} == expected, "joblib accuracies differ from the serial run"
+
+            res = sweep.run(SPACE, out=Path(tmp) / f"run{k}", smoke=args.smoke, repeats=args.repeats,
+                            echo=lambda *a: None, progress_stream=open(os.devnull, "w"))
+            ledger = [json.loads(line) for line in (res.run_dir / "ledger.jsonl").read_text().splitlines()]
+            wall_sweep = max(r["finished_at_s"] for r in ledger) - res.manifest["trials_started_at_s"]
+            got = {(r["config_id"], r["rung"]): r["val_accuracy"] for r in ledger}
+            assert got == expected, "sweep's validation accuracies differ from the serial run"
+            n_trials = res.trials["trial_id"].nunique()
+            rows.append({"round": k, "wall_joblib_s": wall_joblib, "wall_sweep_s": wall_sweep,
+                         "n_trials": n_trials})
+            print(f"round {k}: joblib {wall_joblib:6.2f} s   sweep {wall_sweep:6.2f} s   "
+                  f"({n_trials} trials)", flush=True)
+    ray.shutdown()
+
+    med = {key: statistics.median(r[key] for r in rows) for key in ("wall_joblib_s", "wall_sweep_s")}
+    out = {
+        "cores": args.cores, "repeats": args.repeats, "rounds": args.rounds, "smoke": args.smoke,
+        "n_configs": len(configs), "n_fits": len(jobs), "n_trials": rows[-1]["n_trials"],
+        "serial_fit_s": round(serial_fit_s, 3),
+        "wall_joblib_s": round(med["wall_joblib_s"], 3), "wall_sweep_s": round(med["wall_sweep_s"], 3),
+        "efficiency_joblib": round(serial_fit_s / args.cores / med["wall_joblib_s"], 3),
+        "efficiency_sweep": round(serial_fit_s / args.cores / med["wall_sweep_s"], 3),
+        "ratio_sweep_over_joblib": round(med["wall_sweep_s"] / med["wall_joblib_s"], 3),
+        "ray_start_s": round(ray_start_s, 3), "data_s": round(data_s, 3),
+    }
+    print(f"{'':>18} {'wall s':>8} {'efficiency':>10}")
+    print(f"{'serial (1 core)':>18} {serial_fit_s:8.2f}")
+    print(f"{'joblib':>18} {out['wall_joblib_s']:8.2f} {out['efficiency_joblib']:10.2f}")
+    print(f"{'sweep':>18} {out['wall_sweep_s']:8.2f} {out['efficiency_sweep']:10.2f}")
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Each benchmark's smoke mode: it runs end to end and checks its own correctness (identical
+accuracies; the same rows kept). No timing is asserted."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _run(script: str, *args: str) -> dict:
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_engine_smoke():
+    out = _run("engine.py", "--smoke", "--cores", "2")
+    for key in ("serial_fit_s", "wall_joblib_s", "wall_sweep_s", "efficiency_joblib", "efficiency_sweep",
+                "ratio_sweep_over_joblib", "ray_start_s", "data_s", "n_trials", "n_configs"):
+        assert key in out, key
+    assert out["n_configs"] == 2 and out["n_fits"] == 4
+
+
+def test_ingest_smoke():
+    out = _run("ingest.py", "--smoke", "--cores", "2")
+    for key in ("rows", "wall_sweep_s", "wall_pyarrow_s", "ratio", "ray_start_s", "read_tasks",
+                "peak_rss_sweep_mb", "peak_rss_pyarrow_mb"):
+        assert key in out, key
+    assert out["read_tasks"] >= out["file_partitions"] == 30
+    assert out["rows_kept"] == 20_000 - 200 - 100
