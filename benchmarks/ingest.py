@@ -60,7 +60,7 @@ def generate(root: Path, rows: int) -> dict:
             if s == 1:
                 cols["feat0"] = cols.pop("x0")
             if s == 2:
-                cols["x1"] = np.array([repr(v) for v in cols["x1"]], dtype=object)
+                cols["x1"] = np.array([repr(float(v)) for v in cols["x1"]], dtype=object)
             cols["label"] = y[m]
             d = root / f"s{s}" / f"day={p}"
             d.mkdir(parents=True)

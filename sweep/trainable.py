@@ -9,6 +9,7 @@ scalars, then `tune.report`. Rungs already in the ledger are skipped.
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 import warnings
@@ -80,17 +81,20 @@ def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, li
         where = f"{tb[-1].filename}:{tb[-1].lineno}" if tb else ""
         rec.update(status="failed", error=f"{type(exc).__name__}: {exc} ({where})"[:2000])
     rec["finished_at_s"] = time.time()
+    rec["pid"] = os.getpid()
     return rec
 
 
 def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledger_path: str,
                    events_dir: str | None) -> None:
-    """Entry point given to Tune (via tune.with_parameters: data by reference)."""
+    """Entry point given to Tune (via tune.with_parameters: data by reference). A trial runs
+    one configuration, or a pack of cheap ones one after another, each with its own
+    config_id, ledger records and TensorBoard run."""
     import ray
     from ray import tune
 
-    item = plan[tune_config["config_id"]]
-    ctx = tune.get_context()
-    run_rungs(item["config"], data, item["rungs"], task, ledger_path, events_dir,
-              report=tune.report, trial_id=ctx.get_trial_id() or "",
-              node_id=ray.get_runtime_context().get_node_id())
+    trial_id = tune.get_context().get_trial_id() or ""
+    node_id = ray.get_runtime_context().get_node_id()
+    for item in plan[tune_config["trial"]]:
+        run_rungs(item["config"], data, item["rungs"], task, ledger_path, events_dir,
+                  report=tune.report, trial_id=trial_id, node_id=node_id)

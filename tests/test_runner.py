@@ -1,0 +1,33 @@
+"""Trial planning: packing keeps >= 4 x cores trials, balances expected work, keeps every config."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sweep.runner import pack
+
+
+def _items(costs, cpus=None):
+    return [{"config": {"config_id": f"c{i}", "cpu": (cpus[i] if cpus else 1), "gpu": 0}, "rungs": [1],
+             "cost": c} for i, c in enumerate(costs)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(costs=st.lists(st.floats(0.01, 10), min_size=1, max_size=80), cores=st.integers(1, 16),
+       two_shapes=st.booleans())
+def test_pack_invariants(costs, cores, two_shapes):
+    cpus = [1 + (i % 2) for i in range(len(costs))] if two_shapes else None
+    items = _items(costs, cpus)
+    plan = pack(items, 4 * cores)
+    ids = [m["config"]["config_id"] for members in plan.values() for m in members]
+    assert sorted(ids) == sorted(i["config"]["config_id"] for i in items)     # each once
+    assert len(plan) >= min(len(items), 4 * cores)                             # enough trials
+    for members in plan.values():                                              # one resource shape a trial
+        assert len({m["config"]["cpu"] for m in members}) == 1
+    loads = [sum(m["cost"] for m in members) for members in plan.values()]
+    assert loads == sorted(loads, reverse=True)                                # longest first
+
+
+def test_no_packing_when_few_configs():
+    plan = pack(_items([3, 1, 2]), 8)
+    assert [len(m) for m in plan.values()] == [1, 1, 1]
+    assert list(plan) == ["c0", "c2", "c1"]
