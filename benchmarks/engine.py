@@ -97,22 +97,29 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             got = Parallel(n_jobs=args.cores)(delayed(fit_one)(cfg, n, arrays) for cfg, n in jobs)
             wall_joblib = time.perf_counter() - t0
+            busy_joblib = sum(r[3] for r in got)
             assert {(r[0], r[1]): r[2] for r in got} == expected, "joblib accuracies differ from the serial run"
 
             res = sweep.run(SPACE, out=Path(tmp) / f"run{k}", smoke=args.smoke, repeats=args.repeats,
                             echo=lambda *a: None, progress_stream=open(os.devnull, "w"))
             ledger = [json.loads(line) for line in (res.run_dir / "ledger.jsonl").read_text().splitlines()]
-            wall_sweep = max(r["finished_at_s"] for r in ledger) - res.manifest["trials_started_at_s"]
+            started = res.manifest["trials_started_at_s"]
+            wall_sweep = max(r["finished_at_s"] for r in ledger) - started
+            busy_sweep = sum(r["train_time_s"] for r in ledger)
+            # seconds from the trial phase's start to the first fit's start (actor start-up)
+            first_fit = min(r["finished_at_s"] - r["train_time_s"] - r["predict_time_s"] for r in ledger) - started
             got = {(r["config_id"], r["rung"]): r["val_accuracy"] for r in ledger}
             assert got == expected, "sweep's validation accuracies differ from the serial run"
             n_trials = res.trials["trial_id"].nunique()
             rows.append({"round": k, "wall_joblib_s": wall_joblib, "wall_sweep_s": wall_sweep,
-                         "n_trials": n_trials})
-            print(f"round {k}: joblib {wall_joblib:6.2f} s   sweep {wall_sweep:6.2f} s   "
-                  f"({n_trials} trials)", flush=True)
+                         "fit_s_joblib": busy_joblib, "fit_s_sweep": busy_sweep,
+                         "sweep_first_fit_s": first_fit, "n_trials": n_trials})
+            print(f"round {k}: joblib {wall_joblib:6.2f} s (fits {busy_joblib:6.2f} s)   sweep {wall_sweep:6.2f} s "
+                  f"(fits {busy_sweep:6.2f} s, first fit at {first_fit:4.2f} s, {n_trials} trials)", flush=True)
     ray.shutdown()
 
-    med = {key: statistics.median(r[key] for r in rows) for key in ("wall_joblib_s", "wall_sweep_s")}
+    med = {key: statistics.median(r[key] for r in rows)
+           for key in ("wall_joblib_s", "wall_sweep_s", "fit_s_joblib", "fit_s_sweep", "sweep_first_fit_s")}
     out = {
         "cores": args.cores, "repeats": args.repeats, "rounds": args.rounds, "smoke": args.smoke,
         "n_configs": len(configs), "n_fits": len(jobs), "n_trials": rows[-1]["n_trials"],
@@ -122,6 +129,10 @@ def main(argv=None) -> int:
         "efficiency_sweep": round(serial_fit_s / args.cores / med["wall_sweep_s"], 3),
         "ratio_sweep_over_joblib": round(med["wall_sweep_s"] / med["wall_joblib_s"], 3),
         "ray_start_s": round(ray_start_s, 3), "data_s": round(data_s, 3),
+        # where the time goes: the parallel runs' own sums of fit seconds (contention between
+        # concurrent fits shows as a sum above serial_fit_s) and sweep's trial start-up
+        "fit_s_joblib": round(med["fit_s_joblib"], 3), "fit_s_sweep": round(med["fit_s_sweep"], 3),
+        "sweep_first_fit_s": round(med["sweep_first_fit_s"], 3),
     }
     print(f"{'':>18} {'wall s':>8} {'efficiency':>10}")
     print(f"{'serial (1 core)':>18} {serial_fit_s:8.2f}")
