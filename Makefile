@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 ARGS   ?=
 
-.PHONY: run test smoke clean
+.PHONY: run test smoke wheel clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ smoke: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest $(ARGS)
+
+# The project's wheel for cluster nodes (cluster/*.yaml, cluster/Dockerfile): never from an index.
+wheel: $(VENV)/.installed
+	$(PIP) wheel --no-deps -w dist . 2>&1 | grep -v "is ignored" || true
+	ls dist/sweep_frontier-*.whl
 
 clean:
 	rm -rf runs data .pytest_cache

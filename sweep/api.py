@@ -128,13 +128,19 @@ def _write_json(path: Path, obj: Any) -> None:
 def run(space: str | Path | None = None, dataset: str | Path | None = None, out: str | Path | None = None,
         address: str | None = None, max_concurrent: int | None = None, smoke: bool = False,
         repeats: int | None = None, num_cpus: int | None = None, progress_stream=None,
-        echo=print, argv: list[str] | None = None) -> SweepResult:
-    """Run a sweep end to end and return its result (see the module docstring)."""
-    from . import data, report, runner
+        echo=print, argv: list[str] | None = None, storage: str | None = None,
+        connect_timeout_s: float = 30.0) -> SweepResult:
+    """Run a sweep end to end and return its result (see the module docstring).
+
+    `address` connects to an existing Ray cluster; `storage` (a URI) receives a copy of the
+    run directory when the run ends (sweep.storage)."""
+    from . import data, report, runner, storage as store
     from .space import expand, ladder, sizes_for
 
     if max_concurrent is not None and max_concurrent < 1:
         raise ConfigError(f"--max-concurrent must be >= 1, but got {max_concurrent}")
+    if storage:
+        store.check(storage)
     space_path, sp, ds_path, ds = resolve_specs(space, dataset)
     configs = expand(sp, smoke=smoke, repeats=repeats)
     check_estimators(sp, space_path)
@@ -151,14 +157,14 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         "space_file": str(space_path.resolve()), "dataset_file": str(ds_path.resolve()),
         "smoke": smoke, "repeats": repeats or sp.repeats, "seeds": sorted({c.seed for c in configs}),
         "split_seed": ds.split.seed, "metric": sp.metric, "time_axis": sp.time_axis,
-        "address": address or "local", "versions": _versions(),
+        "address": address or "local", "storage": storage, "versions": _versions(),
     }
     try:
         (run_dir / "spec.yaml").write_text(yaml.safe_dump(
             {"dataset": ds.model_dump(mode="json"), "search_space": sp.model_dump(mode="json"),
              "smoke": smoke, "repeats": repeats or sp.repeats}, sort_keys=False), encoding="utf-8")
         _write_json(run_dir / "manifest.json", manifest)
-        started, ray_s = runner.start_ray(address, num_cpus)
+        started, ray_s = runner.start_ray(address, num_cpus, connect_timeout_s)
         manifest["ray_start_s"] = round(ray_s, 3)
         try:
             prepared = data.prepare(ds, sources_files=sources_files)
@@ -204,6 +210,8 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         _tensorboard_summary(run_dir, front, sp)
         manifest["status"] = COMPLETE
         _write_json(run_dir / "manifest.json", manifest)
+        if storage:
+            echo(f"run directory copied to {store.upload(run_dir, storage)}")
     except BaseException as exc:
         if not trials_started:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no half-made run
@@ -212,7 +220,10 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
             manifest["error"] = f"{type(exc).__name__}: {exc}"[:500]
             try:
                 _write_json(run_dir / "manifest.json", manifest)
-            except OSError:
+                if storage:
+                    echo(f"run directory (status {manifest['status']}) copied to "
+                         f"{store.upload(run_dir, storage)}")
+            except Exception:
                 pass
         raise
     return SweepResult(run_dir, trials, front, manifest, prepared.report)

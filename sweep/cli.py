@@ -1,4 +1,4 @@
-"""`sweep run | data check | tensorboard | report` — thin: parse, call, print. Exit codes as in sweep.errors."""
+"""`sweep run | submit | jobs | data check | tensorboard | report` — thin: parse, call, print. Exit codes as in sweep.errors."""
 
 from __future__ import annotations
 
@@ -26,6 +26,24 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, but got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, but got {v:g}")
+    return v
+
+
+def _cluster_flags(p) -> None:
+    p.add_argument("--insecure", action="store_true", help="allow plain http:// to a host other "
+                   "than this machine (prefer an SSH tunnel or kubectl port-forward)")
+    p.add_argument("--connect-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                   help="give up on an unreachable address after SECONDS (default 30)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sweep", description="Distributed hyperparameter sweeps on Ray: "
                 "partitioned Parquet in, a Pareto frontier of accuracy against training time out.")
@@ -38,12 +56,40 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="run directory to create (default: a new folder under runs/)")
     r.add_argument("--address", help="an existing Ray cluster (auto, HOST:PORT, ray://HOST:10001); "
                    "default: start a local one")
+    r.add_argument("--storage", metavar="URI", help="copy the run directory to URI/<run name> when "
+                   "it ends (s3://bucket/runs, gs://..., file:///shared/runs)")
+    r.add_argument("--connect-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                   help="give up on an unreachable --address after SECONDS (default 30)")
     r.add_argument("--max-concurrent", type=_positive_int, help="at most N trials at once")
     r.add_argument("--repeats", type=_positive_int, help="seeds per configuration (overrides the space)")
     r.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
     r.add_argument("--smoke", action="store_true", help="a small grid that finishes in under a minute")
     r.add_argument("--debug", action="store_true", help="show tracebacks")
     r.set_defaults(func=_cmd_run)
+
+    sb = sub.add_parser("submit", help="run a sweep as a job on an existing cluster (Ray's Job API)")
+    sb.add_argument("space", nargs="?", help="search space YAML inside this project "
+                    "(default: search_spaces/default.yaml)")
+    sb.add_argument("--address", required=True, help="the cluster's Job server, e.g. http://127.0.0.1:8265")
+    sb.add_argument("--dataset", help="dataset spec YAML inside this project")
+    sb.add_argument("--storage", metavar="URI", help="where the job copies its run directory "
+                    "(s3://..., gs://..., file:///shared/runs); without it the run stays on the head node")
+    sb.add_argument("--follow", action="store_true", help="stream the job's logs; exit with its outcome")
+    sb.add_argument("--smoke", action="store_true", help="the space's small grid")
+    sb.add_argument("--repeats", type=_positive_int, help="seeds per configuration")
+    sb.add_argument("--install-deps", action="store_true", help="have Ray install the project's pinned "
+                    "dependencies (other than Ray) into the job's environment with pip; by default "
+                    "the nodes must already have them (cluster/*.yaml install the project's wheel)")
+    _cluster_flags(sb)
+    sb.set_defaults(func=_cmd_submit)
+
+    jb = sub.add_parser("jobs", help="list, inspect, follow or stop jobs on a cluster")
+    jb.add_argument("action", choices=["list", "status", "logs", "stop"])
+    jb.add_argument("job_id", nargs="?", help="the job id `sweep submit` printed")
+    jb.add_argument("--address", required=True, help="the cluster's Job server, e.g. http://127.0.0.1:8265")
+    jb.add_argument("--follow", action="store_true", help="with logs: stream until the job ends")
+    _cluster_flags(jb)
+    jb.set_defaults(func=_cmd_jobs)
 
     d = sub.add_parser("data", help="the data stage alone")
     dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND", parser_class=_Parser, required=True)
@@ -82,7 +128,8 @@ def _cmd_run(args) -> int:
 
     result = api.run(args.space, dataset=args.dataset, out=args.out, address=args.address,
                      max_concurrent=args.max_concurrent, smoke=args.smoke, repeats=args.repeats,
-                     num_cpus=args.num_cpus, argv=sys.argv)
+                     num_cpus=args.num_cpus, argv=sys.argv, storage=args.storage,
+                     connect_timeout_s=args.connect_timeout)
     sp = result.manifest
     print()
     print(f"Pareto frontier ({len(result.frontier)} points: validation {sp['metric']} against "
@@ -95,6 +142,26 @@ def _cmd_run(args) -> int:
     print(f"\nreport: {result.run_dir / 'report.html'}")
     print(f"run directory: {result.run_dir}")
     return result.exit_code
+
+
+def _cmd_submit(args) -> int:
+    from . import cluster
+
+    job_id, status = cluster.submit(args.address, args.space, dataset=args.dataset, storage=args.storage,
+                                    follow=args.follow, insecure=args.insecure,
+                                    connect_timeout_s=args.connect_timeout, smoke=args.smoke,
+                                    repeats=args.repeats, install_deps=args.install_deps)
+    if status is None:
+        return 0
+    print(f"job {job_id}: {status}")
+    return 0 if status == "SUCCEEDED" else 1
+
+
+def _cmd_jobs(args) -> int:
+    from . import cluster
+
+    return cluster.jobs(args.action, args.address, args.job_id, insecure=args.insecure,
+                        connect_timeout_s=args.connect_timeout, follow=args.follow)
 
 
 def _cmd_data_check(args) -> int:

@@ -19,17 +19,36 @@ import pandas as pd
 
 from . import ledger
 from .data import Prepared
-from .errors import ClusterError
+from .errors import ClusterError, ConfigError
 from .space import Configuration
 
 TRIAL_COLUMNS = ["config_id", "group_id", "trial_id", "architecture", "estimator"]
 TAIL_COLUMNS = ["train_time_s", "train_cpu_s", "predict_time_s", "status", "node_id", "error"]
 
 
-def start_ray(address: str | None = None, num_cpus: int | None = None) -> tuple[bool, float]:
-    """Connect to `address` or start a local Ray; returns (started_here, seconds)."""
+def start_ray(address: str | None = None, num_cpus: int | None = None,
+              connect_timeout_s: float = 30.0) -> tuple[bool, float]:
+    """Connect to `address` or start a local Ray; returns (started_here, seconds).
+
+    A HOST:PORT or ray:// address must accept a connection within `connect_timeout_s`."""
     import ray
 
+    if address and address not in ("auto", "local"):
+        from .cluster import probe, probe_grpc
+        if address.startswith(("http://", "https://")):
+            raise ClusterError(f"--address {address}: that is a Job server (dashboard) URL; "
+                               "`sweep run --address` takes the cluster's GCS address (HOST:6379) "
+                               "or ray://HOST:10001, and `sweep submit` takes http://HOST:8265")
+        probe(address, connect_timeout_s)
+        probe_grpc(address, connect_timeout_s)
+        # Ray retries the GCS about once a second; this bounds its retries by our timeout.
+        os.environ.setdefault("RAY_gcs_server_port_wait_time_s", str(max(1, math.ceil(connect_timeout_s))))
+    if address:
+        from .cluster import enable_token_auth
+        enable_token_auth()  # the cluster's token, when this machine has one (never from argv)
+    if address and num_cpus:
+        raise ConfigError("--num-cpus sizes a new local Ray; it cannot resize the existing "
+                          f"cluster at {address}: leave it out")
     t0 = time.perf_counter()
     # Token auth stays on (Ray's default for a new local cluster); only its notice is hushed.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
@@ -40,17 +59,20 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> tuple[
     # Workers' output stays in Ray's session logs (/tmp/ray/session_*/logs): a trial's errors
     # are recorded in the ledger, and Ray's noise as it stops idle actors (a SystemExit
     # traceback now and then) must not reach the user's terminal.
-    kwargs = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    kwargs = dict(logging_level=logging.WARNING, log_to_driver=False)
     try:
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(num_cpus=num_cpus, **kwargs)
+            ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs)
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
         where = address or "a new local cluster"
-        raise ClusterError(f"cannot start or reach Ray at {where} ({str(exc).splitlines()[0][:200]}); "
-                           "check the address (auto, HOST:PORT or ray://HOST:10001) and that the "
-                           "cluster runs Ray 2.60.0") from None
+        waited = f" after {time.perf_counter() - t0:.0f} s" if address else ""
+        raise ClusterError(f"cannot start or reach Ray at {where}{waited} ({str(exc).splitlines()[0][:200]}); "
+                           "check the address (auto, HOST:PORT or ray://HOST:10001), that the "
+                           "cluster runs Ray 2.60.0 and, if it uses token authentication, that its "
+                           "token is in ~/.ray/auth_token or RAY_AUTH_TOKEN_PATH; or raise "
+                           "--connect-timeout") from None
     return True, time.perf_counter() - t0
 
 
@@ -178,6 +200,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     Returns (epoch seconds when the trial phase started, its wall seconds)."""
     from ray import tune
 
+    run_dir = Path(run_dir).resolve()
     ledger_path = str(run_dir / "ledger.jsonl")
     done = ledger.done_pairs(ledger_path)
     items = []
@@ -200,9 +223,13 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
             "X_val": prepared.X["validation"], "y_val": prepared.y["validation"]}
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # our ledger + events replace them
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    from .recorder import start_recorder
+
+    recorder = start_recorder()  # only on a multi-node cluster: other nodes write through it
     trainable = tune.with_parameters(_entry(), data=data, plan=plan, task=task,
                                      ledger_path=ledger_path,
-                                     events_dir=str(run_dir / "tensorboard"))
+                                     events_dir=str(run_dir / "tensorboard"), recorder=recorder,
+                                     driver_node=ray.get_runtime_context().get_node_id())
     res = {key: {"cpu": pack_[0]["config"]["cpu"], "gpu": pack_[0]["config"]["gpu"]} for key, pack_ in plan.items()}
     trainable = tune.with_resources(trainable, lambda spec: res[spec["trial"]])
     tuner = tune.Tuner(

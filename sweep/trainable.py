@@ -26,34 +26,37 @@ def scalar_tags(task: str) -> list[str]:
 
 
 def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: str,
-              events_dir: str | None, report=None, trial_id: str = "", node_id: str = "") -> list[dict]:
-    """Run the given rungs of one configuration; returns the records written."""
+              events_dir: str | None, report=None, trial_id: str = "", node_id: str = "",
+              sink=None) -> list[dict]:
+    """Run the given rungs of one configuration; returns the records written.
+
+    `sink` (sweep.recorder) takes the ledger records and TensorBoard scalars; by default
+    this process writes them to `ledger_path` and `events_dir` itself."""
     from threadpoolctl import threadpool_limits
 
+    from .recorder import LocalSink
+
+    sink = sink or LocalSink(ledger_path, events_dir)
     order = models.nested_order(data["y_train"], cfg["seed"])
     threads = max(1, int(cfg.get("cpu", 1)))
-    writer = None
-    if events_dir:
-        from .events import ConfigEvents
-        hp = {"config_id": cfg["config_id"], "architecture": cfg["architecture"],
-              "estimator": cfg["estimator"], "seed": cfg["seed"], "scale": cfg["scale"], **cfg["params"]}
-        writer = ConfigEvents(events_dir, cfg["config_id"], hp, scalar_tags(task))
+    hp = {"config_id": cfg["config_id"], "architecture": cfg["architecture"],
+          "estimator": cfg["estimator"], "seed": cfg["seed"], "scale": cfg["scale"], **cfg["params"]}
+    sink.open(cfg["config_id"], hp, scalar_tags(task))
     out: list[dict] = []
     try:
         for n in rungs:
             rec = _fit_one(cfg, data, order[:n], task, threads, threadpool_limits)
             rec.update(trial_id=trial_id, node_id=node_id, rung=int(n))
-            ledger.append(ledger_path, rec)
+            sink.append(rec)  # durable before anything else
             out.append(rec)
-            if writer is not None and rec["status"] == "ok":
-                writer.rung(n, {k: rec[k] for k in scalar_tags(task)})
+            if rec["status"] == "ok":
+                sink.rung(n, {k: rec[k] for k in scalar_tags(task)})
             if report is not None:
                 report({k: v for k, v in rec.items() if isinstance(v, (int, float, str)) and k != "params"})
             if rec["status"] != "ok":
                 break  # larger samples of a configuration that failed are not tried
     finally:
-        if writer is not None:
-            writer.close(ok=all(r["status"] == "ok" for r in out))
+        sink.close(ok=all(r["status"] == "ok" for r in out))
     return out
 
 
@@ -86,15 +89,19 @@ def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, li
 
 
 def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledger_path: str,
-                   events_dir: str | None) -> None:
+                   events_dir: str | None, recorder=None, driver_node: str = "") -> None:
     """Entry point given to Tune (via tune.with_parameters: data by reference). A trial runs
     one configuration, or a pack of cheap ones one after another, each with its own
-    config_id, ledger records and TensorBoard run."""
+    config_id, ledger records and TensorBoard run. On a node other than the driver's, the
+    records go through the Recorder actor (sweep.recorder)."""
     import ray
     from ray import tune
 
     trial_id = tune.get_context().get_trial_id() or ""
     node_id = ray.get_runtime_context().get_node_id()
+    from .recorder import sink_for
+
     for item in plan[tune_config["trial"]]:
         run_rungs(item["config"], data, item["rungs"], task, ledger_path, events_dir,
-                  report=tune.report, trial_id=trial_id, node_id=node_id)
+                  report=tune.report, trial_id=trial_id, node_id=node_id,
+                  sink=sink_for(node_id, driver_node, recorder, ledger_path, events_dir))

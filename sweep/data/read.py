@@ -110,9 +110,28 @@ def read_dataset(spec: DatasetSpec, sources_files: list[tuple[Source, list[str]]
     differ never meet before they agree)."""
     import ray.data
 
+    import warnings
+
     items = [{"source": s.name, "file": f} for s, files in sources_files for f in files]
-    return ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-        _read_batch, batch_size=1, batch_format="pyarrow", fn_kwargs={"spec": spec})
+    with warnings.catch_warnings():  # ray_remote_args_fn: deprecated after the pinned 2.60, kept there
+        warnings.simplefilter("ignore")
+        return ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            _read_batch, batch_size=1, batch_format="pyarrow", fn_kwargs={"spec": spec},
+            ray_remote_args_fn=_placement(items))
+
+
+def _placement(items: list[dict]) -> dict:
+    """Files on this machine's disk are read on this node: on a multi-node cluster the other
+    nodes cannot see them (sources on a storage URI are read anywhere)."""
+    import ray
+
+    local = any("://" not in it["file"] or it["file"].startswith("file://") for it in items)
+    if not local or sum(1 for n in ray.nodes() if n.get("Alive")) <= 1:
+        return None
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = ray.get_runtime_context().get_node_id()
+    return lambda: {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=here, soft=False)}
 
 
 def collect(spec: DatasetSpec, sources_files: list[tuple[Source, list[str]]]) -> pa.Table:
@@ -142,5 +161,9 @@ def quiet_ray_data() -> None:
 
 
 def _root_cause(exc: BaseException) -> str:
-    text = [line for line in str(exc).strip().splitlines() if line.strip()]
+    while exc.__cause__ is not None:  # Ray wraps the task's own error: report that one
+        exc = exc.__cause__
+    # Ray appends advice on retries after the task's own error: skip lines of that kind.
+    text = [line for line in str(exc).strip().splitlines()
+            if line.strip() and "DataContext" not in line and "retry" not in line.lower()]
     return text[-1].strip()[:300] if text else type(exc).__name__

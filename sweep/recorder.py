@@ -1,0 +1,112 @@
+"""Where a trial's durable record and TensorBoard scalars go.
+
+A trial on the driver's node writes the run directory itself (the ledger append is fsynced
+before the rung is reported). A trial on another node of a cluster cannot see the driver's
+disk, so it sends the same writes to one `Recorder` actor pinned to the driver's node,
+and waits for each ledger append to be durable before it reports. Either way there is one
+ledger per run, on the driver's disk (DESIGN.md: the ledger is the source of truth).
+"""
+
+from __future__ import annotations
+
+from . import ledger
+
+
+class LocalSink:
+    """Writes from the trial's own process."""
+
+    def __init__(self, ledger_path: str, events_dir: str | None):
+        self.ledger_path, self.events_dir = ledger_path, events_dir
+        self.writer = None
+
+    def open(self, config_id: str, hparams: dict, tags: list[str]) -> None:
+        if self.events_dir:
+            from .events import ConfigEvents
+            self.writer = ConfigEvents(self.events_dir, config_id, hparams, tags)
+
+    def append(self, rec: dict) -> None:
+        ledger.append(self.ledger_path, rec)
+
+    def rung(self, n: int, values: dict) -> None:
+        if self.writer is not None:
+            self.writer.rung(n, values)
+
+    def close(self, ok: bool) -> None:
+        if self.writer is not None:
+            self.writer.close(ok=ok)
+            self.writer = None
+
+
+class RemoteSink:
+    """The same writes, done by the Recorder actor on the driver's node."""
+
+    def __init__(self, recorder, ledger_path: str, events_dir: str | None):
+        self.recorder, self.ledger_path, self.events_dir = recorder, ledger_path, events_dir
+        self.config_id = ""
+
+    def open(self, config_id: str, hparams: dict, tags: list[str]) -> None:
+        import ray
+
+        self.config_id = config_id
+        if self.events_dir:
+            ray.get(self.recorder.open.remote(self.events_dir, config_id, hparams, tags))
+
+    def append(self, rec: dict) -> None:
+        import ray
+
+        ray.get(self.recorder.append.remote(self.ledger_path, rec))  # durable before reporting
+
+    def rung(self, n: int, values: dict) -> None:
+        if self.events_dir:
+            self.recorder.rung.remote(self.config_id, n, values)
+
+    def close(self, ok: bool) -> None:
+        import ray
+
+        if self.events_dir:
+            ray.get(self.recorder.close.remote(self.config_id, ok))
+
+
+class Recorder:
+    """Actor body: appends ledger records and writes TensorBoard runs on the driver's disk."""
+
+    def __init__(self):
+        self.writers: dict = {}
+
+    def append(self, ledger_path: str, rec: dict) -> bool:
+        ledger.append(ledger_path, rec)
+        return True
+
+    def open(self, events_dir: str, config_id: str, hparams: dict, tags: list[str]) -> bool:
+        from .events import ConfigEvents
+        self.writers[config_id] = ConfigEvents(events_dir, config_id, hparams, tags)
+        return True
+
+    def rung(self, config_id: str, n: int, values: dict) -> None:
+        if config_id in self.writers:
+            self.writers[config_id].rung(n, values)
+
+    def close(self, config_id: str, ok: bool) -> bool:
+        w = self.writers.pop(config_id, None)
+        if w is not None:
+            w.close(ok=ok)
+        return True
+
+
+def start_recorder():
+    """A Recorder on this (the driver's) node when the cluster has other nodes, else None."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    if len(alive) <= 1:
+        return None
+    here = ray.get_runtime_context().get_node_id()
+    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(Recorder).options(
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False)).remote()
+
+
+def sink_for(node_id: str, driver_node: str, recorder, ledger_path: str, events_dir: str | None):
+    if recorder is not None and node_id != driver_node:
+        return RemoteSink(recorder, ledger_path, events_dir)
+    return LocalSink(ledger_path, events_dir)
