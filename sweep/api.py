@@ -129,11 +129,13 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         address: str | None = None, max_concurrent: int | None = None, smoke: bool = False,
         repeats: int | None = None, num_cpus: int | None = None, progress_stream=None,
         echo=print, argv: list[str] | None = None, storage: str | None = None,
-        connect_timeout_s: float = 30.0) -> SweepResult:
+        connect_timeout_s: float = 30.0, extend: bool = False, _resume: Path | None = None) -> SweepResult:
     """Run a sweep end to end and return its result (see the module docstring).
 
     `address` connects to an existing Ray cluster; `storage` (a URI) receives a copy of the
-    run directory when the run ends (sweep.storage)."""
+    run directory when the run ends (sweep.storage). With `extend`, `out` is an existing run
+    whose search space gained architectures, values or sample sizes: only the (config_id,
+    rung) pairs its ledger lacks run, and the frontier is rebuilt over all of them."""
     from . import data, report, runner, storage as store
     from .space import expand, ladder, sizes_for
 
@@ -141,14 +143,23 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         raise ConfigError(f"--max-concurrent must be >= 1, but got {max_concurrent}")
     if storage:
         store.check(storage)
-    space_path, sp, ds_path, ds = resolve_specs(space, dataset)
+    previous: dict | None = None
+    if _resume is not None:
+        run_dir, previous, space_path, sp, ds_path, ds, smoke, repeats = _load_for_resume(_resume)
+    else:
+        space_path, sp, ds_path, ds = resolve_specs(space, dataset)
     configs = expand(sp, smoke=smoke, repeats=repeats)
     check_estimators(sp, space_path)
     written = data.ensure_bundled(ds)
     if written:
         echo(f"wrote the bundled {ds.bundled} sources under {Path(ds.sources[0].path).parent}")
     sources_files = data.check_sources(ds)
-    run_dir = new_run_dir(out, sp.name + ("-smoke" if smoke else ""))
+    if _resume is None and extend:
+        if out is None:
+            raise ConfigError("--extend needs --out RUN_DIR: the finished run to extend")
+        run_dir, previous = existing_run(out, "--extend")
+    elif _resume is None:
+        run_dir = new_run_dir(out, sp.name + ("-smoke" if smoke else ""))
     run_dir.mkdir(parents=True, exist_ok=True)
     trials_started = False
     manifest = {
@@ -159,6 +170,13 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         "split_seed": ds.split.seed, "metric": sp.metric, "time_axis": sp.time_axis,
         "address": address or "local", "storage": storage, "versions": _versions(),
     }
+    if previous is not None:  # resume / extend: the run keeps its name, start and history
+        manifest.update(run_name=previous.get("run_name", run_dir.name),
+                        started_at=previous.get("started_at", manifest["started_at"]),
+                        history=previous.get("history", []) + [
+                            {"command": manifest["command"], "at": manifest["started_at"],
+                             "action": "resume" if _resume is not None else "extend",
+                             "previous_status": previous.get("status")}])
     try:
         (run_dir / "spec.yaml").write_text(yaml.safe_dump(
             {"dataset": ds.model_dump(mode="json"), "search_space": sp.model_dump(mode="json"),
@@ -173,6 +191,12 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
             prepared.report["warnings"] += data.rare_class_warnings(prepared.report, rungs[0]) \
                 if ds.task == "classification" else []
             manifest["data_s"] = round(prepared.seconds, 3)
+            if previous is not None and previous.get("data_fingerprint") not in (None, prepared.fingerprint):
+                raise ConfigError(
+                    f"{run_dir}: the data changed since this run started (fingerprint "
+                    f"{previous['data_fingerprint']}, now {prepared.fingerprint}); its results would "
+                    "not compare. Restore the sources and the dataset spec as they were, or start a "
+                    "new run (without --extend)")
             manifest["data_fingerprint"] = prepared.fingerprint
             manifest["rungs"] = rungs
             manifest["n_configs"] = len(configs)
@@ -191,6 +215,9 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
             manifest["trials_started_at_s"], wall = runner.run_trials(
                 configs, rungs, prepared, ds.task, run_dir, max_concurrent, progress, impute)
             manifest["trials_wall_s"] = round(wall, 3)
+            missing = runner.missing_pairs(run_dir, configs, rungs)
+            if missing:  # Tune stopped early (an interrupt) without raising: never report it as done
+                raise RunInterrupted(run_dir, f"{len(missing)} (config_id, rung) pair(s) did not run")
             trials = runner.collect_results(run_dir, configs)
             _atomic_table(trials, run_dir)
             front = report.frontier_of(trials, sp.metric, sp.time_axis, sp.maximise)
@@ -213,7 +240,7 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         if storage:
             echo(f"run directory copied to {store.upload(run_dir, storage)}")
     except BaseException as exc:
-        if not trials_started:
+        if not trials_started and previous is None:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no half-made run
         else:
             manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
@@ -225,8 +252,57 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
                          f"{store.upload(run_dir, storage)}")
             except Exception:
                 pass
+        if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, RunInterrupted):
+            raise RunInterrupted(run_dir) from None
         raise
     return SweepResult(run_dir, trials, front, manifest, prepared.report)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run stopped before every pair ran; its ledger keeps what finished (exit 130)."""
+
+    def __init__(self, run_dir: Path, why: str = "interrupted"):
+        super().__init__(why)
+        self.run_dir = run_dir
+
+
+def resume(run_dir: str | Path, address: str | None = None, max_concurrent: int | None = None,
+           num_cpus: int | None = None, progress_stream=None, echo=print, argv: list[str] | None = None,
+           storage: str | None = None, connect_timeout_s: float = 30.0) -> SweepResult:
+    """Continue a run whose driver died or was stopped: every (config_id, rung) in its ledger
+    is kept and not recomputed; the rest runs (specs from RUN/spec.yaml, data checked
+    against the run's fingerprint)."""
+    return run(address=address, max_concurrent=max_concurrent, num_cpus=num_cpus,
+               progress_stream=progress_stream, echo=echo, argv=argv, storage=storage,
+               connect_timeout_s=connect_timeout_s, _resume=Path(run_dir))
+
+
+def existing_run(path: str | Path, flag: str) -> tuple[Path, dict]:
+    p = Path(path).resolve()
+    m = p / "manifest.json"
+    if not m.exists():
+        raise ConfigError(f"{flag} {path}: no manifest.json there, so not a sweep run directory; "
+                          "give the folder that `sweep run` printed")
+    try:
+        return p, json.loads(m.read_text())
+    except ValueError:
+        raise ConfigError(f"{m}: not valid JSON (damaged); the ledger is intact — restore the "
+                          "manifest from a copy, or start a new run") from None
+
+
+def _load_for_resume(path: Path):
+    from .spec import DatasetSpec, SearchSpace
+
+    run_dir, manifest = existing_run(path, "sweep resume")
+    spec_file = run_dir / "spec.yaml"
+    if not spec_file.exists():
+        raise ConfigError(f"{spec_file}: missing, so the run's specs are unknown; run it again with "
+                          "`sweep run SPACE --out NEW_DIR`")
+    spec = yaml.safe_load(spec_file.read_text())
+    ds = DatasetSpec.model_validate(spec["dataset"])
+    sp = SearchSpace.model_validate(spec["search_space"])
+    return (run_dir, manifest, Path(manifest.get("space_file", spec_file)), sp,
+            Path(manifest.get("dataset_file", spec_file)), ds, bool(spec.get("smoke")), spec.get("repeats"))
 
 
 def _atomic_table(trials: pd.DataFrame, run_dir: Path) -> None:

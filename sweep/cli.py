@@ -1,4 +1,4 @@
-"""`sweep run | submit | jobs | data check | tensorboard | report` — thin: parse, call, print. Exit codes as in sweep.errors."""
+"""`sweep run | resume | submit | jobs | data check | tensorboard | report` — thin: parse, call, print. Exit codes as in sweep.errors."""
 
 from __future__ import annotations
 
@@ -64,8 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--repeats", type=_positive_int, help="seeds per configuration (overrides the space)")
     r.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
     r.add_argument("--smoke", action="store_true", help="a small grid that finishes in under a minute")
+    r.add_argument("--extend", action="store_true", help="--out names an existing run whose space "
+                   "gained architectures, values or sizes: run only the new (config_id, rung) pairs")
     r.add_argument("--debug", action="store_true", help="show tracebacks")
     r.set_defaults(func=_cmd_run)
+
+    rs = sub.add_parser("resume", help="continue a run whose driver died or was interrupted: "
+                        "pairs in its ledger are kept, the rest runs")
+    rs.add_argument("run_dir", help="the run directory")
+    rs.add_argument("--address", help="an existing Ray cluster (default: start a local one)")
+    rs.add_argument("--storage", metavar="URI", help="copy the run directory there when it ends")
+    rs.add_argument("--connect-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                    help="give up on an unreachable --address after SECONDS (default 30)")
+    rs.add_argument("--max-concurrent", type=_positive_int, help="at most N trials at once")
+    rs.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
+    rs.add_argument("--debug", action="store_true", help="show tracebacks")
+    rs.set_defaults(func=_cmd_resume)
 
     sb = sub.add_parser("submit", help="run a sweep as a job on an existing cluster (Ray's Job API)")
     sb.add_argument("space", nargs="?", help="search space YAML inside this project "
@@ -124,12 +138,26 @@ def _version() -> str:
 
 def _cmd_run(args) -> int:
     from . import api
-    from .report import frontier_rows, text_table
 
     result = api.run(args.space, dataset=args.dataset, out=args.out, address=args.address,
                      max_concurrent=args.max_concurrent, smoke=args.smoke, repeats=args.repeats,
                      num_cpus=args.num_cpus, argv=sys.argv, storage=args.storage,
-                     connect_timeout_s=args.connect_timeout)
+                     connect_timeout_s=args.connect_timeout, extend=args.extend)
+    return _print_result(result)
+
+
+def _cmd_resume(args) -> int:
+    from . import api
+
+    result = api.resume(args.run_dir, address=args.address, max_concurrent=args.max_concurrent,
+                        num_cpus=args.num_cpus, argv=sys.argv, storage=args.storage,
+                        connect_timeout_s=args.connect_timeout)
+    return _print_result(result)
+
+
+def _print_result(result) -> int:
+    from .report import frontier_rows, text_table
+
     sp = result.manifest
     print()
     print(f"Pareto frontier ({len(result.frontier)} points: validation {sp['metric']} against "
@@ -234,8 +262,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"sweep: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("\nsweep: interrupted; finished rungs are kept in the run's ledger.jsonl", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        run_dir = getattr(exc, "run_dir", None)
+        if run_dir is not None:
+            print(f"\nsweep: interrupted; finished rungs are kept in {run_dir}/ledger.jsonl. "
+                  f"Continue with:\n  sweep resume {run_dir}", file=sys.stderr)
+        else:
+            print("\nsweep: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception:  # a bug: show it
         traceback.print_exc()

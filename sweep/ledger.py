@@ -85,6 +85,26 @@ def latest(records: Iterable[dict]) -> dict[tuple[str, int], dict]:
     return out
 
 
+def seal(path: str | Path) -> bool:
+    """End a torn last line (a crash mid-write) with a newline, so the next record starts on
+    a line of its own and the fragment stays an ignored, unreadable line. Returns whether
+    the file needed it."""
+    p = Path(path)
+    if not p.exists() or p.stat().st_size == 0:
+        return False
+    with open(p, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return False
+    fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
+
+
 def done_pairs(path: str | Path) -> set[tuple[str, int]]:
     recs, _ = read(path)
     return {k for k, r in latest(recs).items() if r.get("status") == "ok"}

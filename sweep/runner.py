@@ -202,6 +202,9 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
 
     run_dir = Path(run_dir).resolve()
     ledger_path = str(run_dir / "ledger.jsonl")
+    if ledger.seal(ledger_path):
+        print("warning: the ledger's last line was torn (a crash mid-write); it is ignored",
+              file=sys.stderr)
     done = ledger.done_pairs(ledger_path)
     items = []
     for cfg in configs:
@@ -237,7 +240,9 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
         param_space={"trial": tune.grid_search(list(plan))},
         tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent or 0, reuse_actors=True),
         run_config=tune.RunConfig(
-            name="tune", storage_path=str((run_dir / "_tune").resolve()), verbose=0,
+            # a fresh name each time: Tune's state from an earlier (killed) driver is never read
+            name=f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}",
+            storage_path=str((run_dir / "_tune").resolve()), verbose=0,
             callbacks=[_callback(progress)], log_to_file=False,
             checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
             failure_config=tune.FailureConfig(max_failures=0),
@@ -282,6 +287,16 @@ def pack(items: list[dict], min_trials: int) -> dict[str, list[dict]]:
 def _entry():
     from .trainable import tune_trainable
     return tune_trainable
+
+
+def missing_pairs(run_dir: Path, configs: list[Configuration], rungs: list[int]) -> list[tuple[str, int]]:
+    """(config_id, rung) pairs still to run: not in the ledger, and not after a failed rung of
+    the same configuration (a failed configuration's larger samples are not tried)."""
+    records, _ = ledger.read(run_dir / "ledger.jsonl")
+    latest = ledger.latest(records)
+    failed = {cid for (cid, _), r in latest.items() if r.get("status") != "ok"}
+    return [(c.config_id, n) for c in configs for n in rungs
+            if (c.config_id, n) not in latest and c.config_id not in failed]
 
 
 def collect_results(run_dir: Path, configs: list[Configuration]) -> pd.DataFrame:

@@ -20,7 +20,9 @@ def score_frontier(front: pd.DataFrame, configs: dict[str, dict], X_train: np.nd
                    run_dir: Path) -> pd.DataFrame:
     """Add test_<metric> columns to `front`, scoring each frontier point (each seed of it)
     that the log has not seen yet, once; points already scored keep their recorded scores."""
-    def score(key: tuple) -> dict:
+    def score(key: tuple) -> dict | None:
+        if key[0] not in configs:  # a configuration no longer in the space: leave it unscored
+            return None
         return _score_one(configs[key[0]], key, X_train, y_train, X_test, y_test, task)
     return attach_scores(front, run_dir, score)
 
@@ -39,8 +41,9 @@ def attach_scores(front: pd.DataFrame, run_dir: Path, score=None) -> pd.DataFram
             rec = seen.get(key)
             if rec is None and score is not None:
                 rec = score(key)
-                ledger.append(log, rec)
-                seen[key] = rec
+                if rec is not None:
+                    ledger.append(log, rec)
+                    seen[key] = rec
             scores.append({k: v for k, v in (rec or {}).items() if k.startswith("test_")})
         rows.append(pd.DataFrame(scores).mean(numeric_only=True).to_dict())
     tests = pd.DataFrame(rows, index=front.index)

@@ -1,0 +1,245 @@
+"""Killed drivers, resume, extend and interrupts: real driver processes in their own
+sessions, SIGKILLed as a group at random moments; evidence of every fit start is kept
+outside the ledger by sweep.testing's estimator (one log line per fit: pid, n, delay)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+DELAYS = [0.20, 0.21, 0.22, 0.23, 0.24, 0.25]
+SIZES = [0.2, 0.5, 1.0]
+KILLS = int(os.environ.get("SWEEP_KILL_ROUNDS", "10"))
+
+
+def _space(tmp: Path, digits_spec: Path, log: Path, extra: list | None = None) -> Path:
+    space = {"name": "faults", "dataset": str(digits_spec), "sample_sizes": SIZES, "architectures": [
+        {"name": "slow", "estimator": "sweep.testing.SlowClassifier",
+         "params": {"log_path": str(log)}, "grid": {"delay": DELAYS}}] + (extra or [])}
+    p = tmp / "space.yaml"
+    p.write_text(yaml.safe_dump(space, sort_keys=False))
+    return p
+
+
+def _marked(mark: str) -> list[int]:
+    out = []
+    needle = f"SWEEP_TEST_DRIVER={mark}".encode()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and int(d.name) != os.getpid():
+            try:
+                if needle in (d / "environ").read_bytes() and not _zombie(int(d.name)):
+                    out.append(int(d.name))
+            except OSError:
+                pass
+    return out
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _driver(args: list[str], mark: str, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "SWEEP_TEST_DRIVER": mark}
+    return subprocess.Popen([sys.executable, "-m", "sweep", *args, "--num-cpus", "2"], cwd=REPO, env=env,
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _ledger_pairs(run_dir: Path) -> set:
+    p = run_dir / "ledger.jsonl"
+    if not p.exists():
+        return set()
+    out = set()
+    for line in p.read_text().splitlines():
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue  # a torn last line
+        out.add((r["config_id"], r["rung"]))
+    return out
+
+
+def _fit_starts(log: Path) -> list[tuple[int, int, float]]:
+    if not log.exists():
+        return []
+    return [(int(a), int(b), float(c)) for a, b, c in (line.split() for line in log.read_text().splitlines())]
+
+
+def _kill_group_and_wait(p: subprocess.Popen, mark: str) -> None:
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the driver and its group already ended
+        pass
+    p.wait(timeout=30)
+    end = time.time() + 30
+    while time.time() < end:  # Ray's processes notice their driver died; any left are ours
+        left = _marked(mark)
+        if not left:
+            return
+        if time.time() > end - 20:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        time.sleep(0.5)
+    assert not _marked(mark), "processes of the killed driver are still alive"
+
+
+def test_sigkilled_driver_then_resume_loses_nothing_and_reruns_nothing(tmp_path, digits_spec):
+    rng = random.Random(20261127)
+    done_rounds = 0
+    attempts = 0
+    while done_rounds < KILLS and attempts < KILLS * 3:
+        attempts += 1
+        work = tmp_path / f"r{attempts}"
+        work.mkdir()
+        fits = work / "fits.log"
+        space = _space(work, digits_spec, fits)
+        run_dir = work / "run"
+        total = len(DELAYS) * len(SIZES)
+        target = rng.randint(1, total - 2)
+        mark = f"drv-{os.getpid()}-{attempts}"
+        p = _driver(["run", str(space), "--out", str(run_dir)], mark, work / "driver.log")
+        end = time.time() + 180
+        while time.time() < end and p.poll() is None and len(_ledger_pairs(run_dir)) < target:
+            time.sleep(0.05)
+        if p.poll() is not None:  # finished before the chosen moment: not a kill round
+            _kill_group_and_wait(p, mark)
+            continue
+        time.sleep(rng.random() * 0.3)  # somewhere inside the next fits
+        _kill_group_and_wait(p, mark)
+        before = _ledger_pairs(run_dir)
+        if not 1 <= len(before) < total:
+            continue
+        starts_before = len(_fit_starts(fits))
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        assert manifest["status"] == "running"  # never marked complete
+
+        r = _driver(["resume", str(run_dir)], mark, work / "resume.log")
+        assert r.wait(timeout=300) == 0, (work / "resume.log").read_text()[-3000:]
+        assert not _marked(mark)
+        trials = pd.read_parquet(run_dir / "trials.parquet")
+        pairs = list(zip(trials["config_id"], trials["rung"]))
+        assert len(pairs) == len(set(pairs)) == total          # the full grid, no duplicates
+        assert set(pairs) >= before
+        # no pair that was in the ledger at the kill was fitted again by a trial (the resume
+        # driver's own fits are the test-split scoring of frontier points, after the trials)
+        ids = {cid: d for cid, d in zip(trials["config_id"], trials["param_delay"])}
+        done = {(ids[c], n) for c, n in before}
+        n_by_rung = dict(zip(trials["rung"], trials["n_train"]))
+        rerun = [(n, d) for pid, n, d in _fit_starts(fits)[starts_before:]
+                 if pid != r.pid and (d, n) in {(dd, n_by_rung[rr]) for dd, rr in done}]
+        assert not rerun, f"finished pairs fitted again after resume: {rerun}"
+        m = json.loads((run_dir / "manifest.json").read_text())
+        assert m["status"] == "complete" and m["history"][-1]["action"] == "resume"
+        done_rounds += 1
+    assert done_rounds >= KILLS, f"only {done_rounds} kill rounds in {attempts} attempts"
+
+
+def test_torn_last_line_and_damaged_tune_state_do_not_break_resume(tmp_path, digits_spec):
+    fits = tmp_path / "fits.log"
+    space = _space(tmp_path, digits_spec, fits)
+    run_dir = tmp_path / "run"
+    mark = f"drv-{os.getpid()}-torn"
+    p = _driver(["run", str(space), "--out", str(run_dir)], mark, tmp_path / "driver.log")
+    end = time.time() + 180
+    while time.time() < end and len(_ledger_pairs(run_dir)) < 4:
+        time.sleep(0.05)
+    _kill_group_and_wait(p, mark)
+    before = _ledger_pairs(run_dir)
+    with open(run_dir / "ledger.jsonl", "a") as fh:
+        fh.write('{"config_id": "abc", "rung": 12, "stat')  # a torn record, as after power loss
+    for f in (run_dir / "_tune").rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"\x00garbage")
+    r = _driver(["resume", str(run_dir)], mark, tmp_path / "resume.log")
+    assert r.wait(timeout=300) == 0, (tmp_path / "resume.log").read_text()[-3000:]
+    trials = pd.read_parquet(run_dir / "trials.parquet")
+    assert len(trials) == len(DELAYS) * len(SIZES) and set(zip(trials["config_id"], trials["rung"])) >= before
+    assert "torn or unreadable ledger line" in (tmp_path / "resume.log").read_text()
+
+
+def test_extend_runs_only_the_new_architecture(tmp_path, digits_spec):
+    fits = tmp_path / "fits.log"
+    space = _space(tmp_path, digits_spec, fits)
+    run_dir = tmp_path / "run"
+    mark = f"drv-{os.getpid()}-ext"
+    r = _driver(["run", str(space), "--out", str(run_dir)], mark, tmp_path / "a.log")
+    assert r.wait(timeout=300) == 0, (tmp_path / "a.log").read_text()[-3000:]
+    first = pd.read_parquet(run_dir / "trials.parquet")
+    scored_before = (run_dir / "test_scores.jsonl").read_text().splitlines()
+    n_fits = len(_fit_starts(fits))
+
+    lr = {"name": "logreg", "estimator": "sklearn.linear_model.LogisticRegression", "scale": True,
+          "params": {"max_iter": 300}, "grid": {"C": [0.1, 1.0]}}
+    space = _space(tmp_path, digits_spec, fits, extra=[lr])
+    r = _driver(["run", str(space), "--out", str(run_dir), "--extend"], mark, tmp_path / "b.log")
+    assert r.wait(timeout=300) == 0, (tmp_path / "b.log").read_text()[-3000:]
+    # not one fit of the old architecture by a trial (the driver's own are test scoring)
+    assert [f for f in _fit_starts(fits)[n_fits:] if f[0] != r.pid] == []
+    both = pd.read_parquet(run_dir / "trials.parquet")
+    assert set(both["architecture"]) == {"slow", "logreg"}
+    assert len(both) == len(first) + 2 * len(SIZES)
+    old = both[both["architecture"] == "slow"].set_index(["config_id", "rung"]).sort_index()
+    pd.testing.assert_series_equal(old["val_accuracy"], first.set_index(["config_id", "rung"]).sort_index()["val_accuracy"])
+    # only new frontier members were scored on test: old records kept, none scored twice
+    scored = (run_dir / "test_scores.jsonl").read_text().splitlines()
+    assert scored[:len(scored_before)] == scored_before
+    keys = [(json.loads(s)["config_id"], json.loads(s)["rung"]) for s in scored]
+    assert len(keys) == len(set(keys))
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["history"][-1]["action"] == "extend" and m["status"] == "complete"
+
+
+def test_extend_with_changed_data_is_refused(tmp_path, digits_spec):
+    fits = tmp_path / "fits.log"
+    space = _space(tmp_path, digits_spec, fits)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "manifest.json").write_text(json.dumps({"status": "complete", "data_fingerprint": "0" * 16}))
+    r = subprocess.run([sys.executable, "-m", "sweep", "run", str(space), "--out", str(run_dir), "--extend",
+                        "--num-cpus", "2"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "the data changed since this run started" in r.stderr, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+    assert sorted(p.name for p in run_dir.iterdir()) == ["manifest.json", "spec.yaml"] or \
+        (run_dir / "manifest.json").exists()
+
+
+def test_sigint_stops_cleanly_then_resume_completes(tmp_path, digits_spec):
+    fits = tmp_path / "fits.log"
+    space = _space(tmp_path, digits_spec, fits)
+    run_dir = tmp_path / "run"
+    mark = f"drv-{os.getpid()}-int"
+    p = _driver(["run", str(space), "--out", str(run_dir)], mark, tmp_path / "driver.log")
+    end = time.time() + 180
+    while time.time() < end and len(_ledger_pairs(run_dir)) < 3:
+        time.sleep(0.05)
+    os.kill(p.pid, signal.SIGINT)
+    rc = p.wait(timeout=120)
+    out = (tmp_path / "driver.log").read_text()
+    assert rc == 130, out[-3000:]
+    assert f"sweep resume {run_dir}" in out
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["status"] == "interrupted"
+    assert not (run_dir / "trials.parquet").exists() or m["status"] != "complete"
+    _kill_group_and_wait(p, mark)  # nothing of it may be left
+    r = _driver(["resume", str(run_dir)], mark, tmp_path / "resume.log")
+    assert r.wait(timeout=300) == 0, (tmp_path / "resume.log").read_text()[-3000:]
+    trials = pd.read_parquet(run_dir / "trials.parquet")
+    assert len(trials) == len(DELAYS) * len(SIZES)
