@@ -317,7 +317,7 @@ def _atomic_table(trials: pd.DataFrame, run_dir: Path) -> None:
 def _summary(trials: pd.DataFrame, front: pd.DataFrame, metric: str, time_axis: str, manifest: dict,
              n_failed: int) -> list[str]:
     out = [f"{trials['config_id'].nunique()} configurations, {len(trials)} (config_id, rung) points, "
-           f"{n_failed} failed",
+           f"{n_failed} failed or timed out",
            f"frontier: {len(front)} points of validation {metric} against {time_axis}",
            f"test split scored for {manifest.get('test_split_scored', 0)} frontier point(s), once each"]
     knee = front[front["is_knee"]] if "is_knee" in front else front.iloc[0:0]

@@ -164,9 +164,9 @@ def _print_result(result) -> int:
           f"{sp['time_axis']}; * = knee; test scored for frontier points only)")
     print(text_table(frontier_rows(result.frontier, sp["metric"], sp["time_axis"])))
     if len(result.failed):
-        print(f"\n{result.failed['config_id'].nunique()} configuration(s) failed:")
+        print(f"\n{result.failed['config_id'].nunique()} configuration(s) failed or timed out:")
         for r in result.failed.itertuples():
-            print(f"  {r.architecture} {r.config_id} rung {r.rung}: {r.error}")
+            print(f"  {r.status:9} {r.architecture} {r.config_id} rung {r.rung}: {r.error}")
     print(f"\nreport: {result.run_dir / 'report.html'}")
     print(f"run directory: {result.run_dir}")
     return result.exit_code

@@ -27,6 +27,9 @@ class LocalSink:
     def append(self, rec: dict) -> None:
         ledger.append(self.ledger_path, rec)
 
+    def recorded(self, config_id: str) -> dict[int, str]:
+        return recorded(self.ledger_path, config_id)
+
     def rung(self, n: int, values: dict) -> None:
         if self.writer is not None:
             self.writer.rung(n, values)
@@ -56,6 +59,11 @@ class RemoteSink:
 
         ray.get(self.recorder.append.remote(self.ledger_path, rec))  # durable before reporting
 
+    def recorded(self, config_id: str) -> dict[int, str]:
+        import ray
+
+        return ray.get(self.recorder.recorded.remote(self.ledger_path, config_id))
+
     def rung(self, n: int, values: dict) -> None:
         if self.events_dir:
             self.recorder.rung.remote(self.config_id, n, values)
@@ -77,6 +85,9 @@ class Recorder:
         ledger.append(ledger_path, rec)
         return True
 
+    def recorded(self, ledger_path: str, config_id: str) -> dict[int, str]:
+        return recorded(ledger_path, config_id)
+
     def open(self, events_dir: str, config_id: str, hparams: dict, tags: list[str]) -> bool:
         from .events import ConfigEvents
         self.writers[config_id] = ConfigEvents(events_dir, config_id, hparams, tags)
@@ -91,6 +102,12 @@ class Recorder:
         if w is not None:
             w.close(ok=ok)
         return True
+
+
+def recorded(ledger_path: str, config_id: str) -> dict[int, str]:
+    """rung -> status of a configuration's records in the ledger (ok wins over a failure)."""
+    records, _ = ledger.read(ledger_path)
+    return {rung: r.get("status", "ok") for (cid, rung), r in ledger.latest(records).items() if cid == config_id}
 
 
 def start_recorder():

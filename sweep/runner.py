@@ -205,10 +205,14 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     if ledger.seal(ledger_path):
         print("warning: the ledger's last line was torn (a crash mid-write); it is ignored",
               file=sys.stderr)
-    done = ledger.done_pairs(ledger_path)
+    records, _ = ledger.read(ledger_path)
+    latest = ledger.latest(records)
+    final = {cid for (cid, _), r in latest.items() if r.get("status") != "ok"}  # failed / timed out
     items = []
     for cfg in configs:
-        todo = [n for n in rungs if (cfg.config_id, n) not in done]
+        if cfg.config_id in final:
+            continue
+        todo = [n for n in rungs if (cfg.config_id, n) not in latest]
         if todo:
             items.append({"config": configuration_dict(cfg, impute), "rungs": todo,
                           "cost": expected_cost(cfg) * sum(todo) / rungs[-1]})
@@ -245,15 +249,47 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
             storage_path=str((run_dir / "_tune").resolve()), verbose=0,
             callbacks=[_callback(progress)], log_to_file=False,
             checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
-            failure_config=tune.FailureConfig(max_failures=0),
+            # A trial whose process died (a lost node, a configuration past its time limit)
+            # is started again; it skips every pair already in the ledger.
+            failure_config=tune.FailureConfig(max_failures=2 + max(len(p) for p in plan.values())),
         ),
     )
     started_at = time.time()
     t0 = time.perf_counter()
-    tuner.fit()
+    grid = tuner.fit()
     wall = time.perf_counter() - t0
     progress.end()
+    _record_dead_trials(grid, plan, ledger_path)
     return started_at, wall
+
+
+def _record_dead_trials(grid, plan: dict, ledger_path: str) -> None:
+    """Configurations of trials that Tune gave up on (errored past their retries) get a
+    `failed` record naming the error, so they are reported, not silently missing."""
+    import ray.exceptions as rex
+
+    # Only a process or node that died counts; an interrupt (KeyboardInterrupt, a cancelled
+    # task) must leave its pairs missing, so that the run is reported as interrupted.
+    died = (rex.RayActorError, rex.WorkerCrashedError, rex.NodeDiedError, rex.OutOfMemoryError)
+    errors = [(r.config.get("trial") if r.config else None, r.error) for r in grid
+              if r.error is not None and isinstance(r.error, died)]
+    if not errors:
+        return
+    records, _ = ledger.read(ledger_path)
+    latest = ledger.latest(records)
+    for key, err in errors:
+        for item in plan.get(key, []):
+            cfg = item["config"]
+            if any(r.get("status") != "ok" for (cid, _), r in latest.items() if cid == cfg["config_id"]):
+                continue
+            todo = [n for n in item["rungs"] if (cfg["config_id"], n) not in latest]
+            if todo:
+                ledger.append(ledger_path, {
+                    "config_id": cfg["config_id"], "group_id": cfg["group_id"],
+                    "architecture": cfg["architecture"], "params": cfg["params"], "seed": cfg["seed"],
+                    "n_train": todo[0], "rung": todo[0], "status": "failed",
+                    "error": f"the trial died: {type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}",
+                    "finished_at_s": time.time()})
 
 
 PACK_ABOVE_PER_CORE = 16  # >= 4 x cores trials always remain (DESIGN.md)

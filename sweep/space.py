@@ -53,13 +53,16 @@ class Configuration:
     scale: bool
     cpu: float
     gpu: float
+    time_limit_s: float | None = None  # not part of the identity (nor is max_failures)
+    max_failures: int = 1
 
     def summary(self) -> str:
         shown = ", ".join(f"{k}={self.params[k]!r}" for k in self.searched)
         return f"{self.architecture}({shown})" if shown else self.architecture
 
 
-def expand_architecture(arch: Architecture, seeds: list[int]) -> list[Configuration]:
+def expand_architecture(arch: Architecture, seeds: list[int], time_limit_s: float | None = None,
+                        max_failures: int = 1) -> list[Configuration]:
     keys = list(arch.grid)
     combos = list(itertools.product(*(arch.grid[k] for k in keys))) if keys else [()]
     out = []
@@ -68,7 +71,8 @@ def expand_architecture(arch: Architecture, seeds: list[int]) -> list[Configurat
         for seed in seeds:
             cid, gid = make_ids(arch.estimator, params, seed, arch.scale)
             out.append(Configuration(cid, gid, arch.name, arch.estimator, params, tuple(keys),
-                                     seed, arch.scale, arch.resources.cpu, arch.resources.gpu))
+                                     seed, arch.scale, arch.resources.cpu, arch.resources.gpu,
+                                     arch.time_limit_s or time_limit_s, max_failures))
     return out
 
 
@@ -89,7 +93,7 @@ def expand(space: SearchSpace, smoke: bool = False, repeats: int | None = None) 
         limit = space.smoke.max_configs_per_architecture
     configs: list[Configuration] = []
     for arch in archs:
-        got = expand_architecture(arch, seeds)
+        got = expand_architecture(arch, seeds, space.time_limit_s, space.max_failures)
         configs.extend(got[: limit * len(seeds)] if limit else got)
     ids = [c.config_id for c in configs]
     if len(set(ids)) != len(ids):

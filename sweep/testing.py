@@ -2,6 +2,7 @@
 
     estimator: sweep.testing.SlowClassifier     # sleeps, then predicts the majority class
     estimator: sweep.testing.FailingClassifier  # always raises in fit
+    estimator: sweep.testing.FlakyClassifier    # raises once per marker file, then works
 """
 
 from __future__ import annotations
@@ -53,3 +54,19 @@ class FailingClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):  # pragma: no cover - never fitted
         raise RuntimeError(self.message)
+
+
+class FlakyClassifier(MajorityClassifier):
+    """Raises in its first fit for a given `marker_path` (creating the file), then works:
+    for retries (`max_failures`)."""
+
+    def __init__(self, marker_path: str = "", delay: float = 0.0):
+        super().__init__(delay=delay)
+        self.marker_path = marker_path
+
+    def fit(self, X, y):
+        if self.marker_path and not os.path.exists(self.marker_path):
+            with open(self.marker_path, "w", encoding="utf-8") as fh:
+                fh.write("failed once\n")
+            raise RuntimeError("flaky: the first fit fails")
+        return super().fit(X, y)

@@ -43,21 +43,83 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
           "estimator": cfg["estimator"], "seed": cfg["seed"], "scale": cfg["scale"], **cfg["params"]}
     sink.open(cfg["config_id"], hp, scalar_tags(task))
     out: list[dict] = []
+    guard = _TimeLimit(cfg, sink, report, trial_id, node_id)
     try:
         for n in rungs:
-            rec = _fit_one(cfg, data, order[:n], task, threads, threadpool_limits)
+            guard.rung = int(n)
+            rec = _fit_with_retries(cfg, data, order[:n], task, threads, threadpool_limits)
             rec.update(trial_id=trial_id, node_id=node_id, rung=int(n))
-            sink.append(rec)  # durable before anything else
+            with guard.lock:
+                if guard.fired:
+                    break
+                sink.append(rec)  # durable before anything else
             out.append(rec)
             if rec["status"] == "ok":
                 sink.rung(n, {k: rec[k] for k in scalar_tags(task)})
             if report is not None:
-                report({k: v for k, v in rec.items() if isinstance(v, (int, float, str)) and k != "params"})
+                report(_reportable(rec))
             if rec["status"] != "ok":
                 break  # larger samples of a configuration that failed are not tried
     finally:
-        sink.close(ok=all(r["status"] == "ok" for r in out))
+        guard.cancel()
+        sink.close(ok=bool(out) and all(r["status"] == "ok" for r in out))
     return out
+
+
+def _reportable(rec: dict) -> dict:
+    return {k: v for k, v in rec.items() if isinstance(v, (int, float, str)) and k != "params"}
+
+
+class _TimeLimit:
+    """A configuration's time limit (all its rungs). Python cannot stop a running fit, so when
+    the limit passes, a `timed_out` record for the running rung is made durable and this
+    trial's process ends; Tune restarts the trial, which skips every recorded pair."""
+
+    def __init__(self, cfg: dict, sink, report, trial_id: str, node_id: str):
+        import threading
+
+        self.cfg, self.sink, self.trial_id, self.node_id = cfg, sink, trial_id, node_id
+        self.lock = threading.Lock()
+        self.fired = False
+        self.rung = 0
+        self.t0 = time.perf_counter()
+        limit = cfg.get("time_limit_s")
+        self.timer = threading.Timer(limit, self._fire) if limit else None
+        if self.timer is not None:
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _fire(self) -> None:
+        with self.lock:
+            self.fired = True
+            cfg = self.cfg
+            rec = {"config_id": cfg["config_id"], "group_id": cfg["group_id"],
+                   "architecture": cfg["architecture"], "params": cfg["params"], "seed": cfg["seed"],
+                   "n_train": self.rung, "rung": self.rung, "status": "timed_out",
+                   "error": f"time limit of {cfg['time_limit_s']:g} s per configuration passed "
+                            f"(after {time.perf_counter() - self.t0:.1f} s)",
+                   "trial_id": self.trial_id, "node_id": self.node_id,
+                   "finished_at_s": time.time(), "pid": os.getpid()}
+            try:
+                self.sink.append(rec)
+                self.sink.close(ok=False)
+            finally:
+                os._exit(75)  # the fit cannot be interrupted: end the process (Tune restarts the trial)
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+def _fit_with_retries(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, limits) -> dict:
+    """A fit that raises is tried again, up to the space's max_failures times."""
+    tries = 1 + max(0, int(cfg.get("max_failures", 1)))
+    for attempt in range(1, tries + 1):
+        rec = _fit_one(cfg, data, idx, task, threads, limits)
+        rec["attempts"] = attempt
+        if rec["status"] == "ok":
+            break
+    return rec
 
 
 def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, limits) -> dict[str, Any]:
@@ -102,6 +164,12 @@ def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledg
     from .recorder import sink_for
 
     for item in plan[tune_config["trial"]]:
-        run_rungs(item["config"], data, item["rungs"], task, ledger_path, events_dir,
-                  report=tune.report, trial_id=trial_id, node_id=node_id,
-                  sink=sink_for(node_id, driver_node, recorder, ledger_path, events_dir))
+        cfg = item["config"]
+        sink = sink_for(node_id, driver_node, recorder, ledger_path, events_dir)
+        recorded = sink.recorded(cfg["config_id"])  # a restarted trial skips what is recorded
+        if any(status != "ok" for status in recorded.values()):
+            continue  # failed or timed out before: final
+        todo = [n for n in item["rungs"] if n not in recorded]
+        if todo:
+            run_rungs(cfg, data, todo, task, ledger_path, events_dir, report=tune.report,
+                      trial_id=trial_id, node_id=node_id, sink=sink)

@@ -259,3 +259,41 @@ def test_runtime_env_yaml_matches_the_submit_defaults():
     from sweep import cluster as cl
 
     assert set(cl.EXCLUDES) <= set(env["excludes"])
+
+
+def test_lost_worker_node_trials_retried_on_the_rest(tmp_path, digits_spec):
+    c = LoopbackCluster(token_auth=True)
+    try:
+        c.start_head(num_cpus=1)
+        worker = c.add_worker(num_cpus=1)
+        space = {"name": "nodeloss", "dataset": str(digits_spec), "sample_sizes": [0.2, 0.5, 1.0],
+                 "architectures": [{"name": "slow", "estimator": "sweep.testing.SlowClassifier",
+                                    "grid": {"delay": [0.5, 0.51, 0.52, 0.53, 0.54, 0.55]}}]}
+        p = tmp_path / "space.yaml"
+        p.write_text(yaml.safe_dump(space, sort_keys=False))
+        out = tmp_path / "run"
+        import subprocess
+        import sys
+        drv = subprocess.Popen([sys.executable, "-m", "sweep", "run", str(p), "--address", c.address,
+                                "--out", str(out)], cwd=REPO, env=c.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        # wait until a trial on the worker node has recorded a rung, then kill that node
+        end = time.time() + 180
+        killed = False
+        while time.time() < end and drv.poll() is None:
+            led = out / "ledger.jsonl"
+            recs = [json.loads(x) for x in led.read_text().splitlines()] if led.exists() else []
+            nodes = {r["node_id"] for r in recs}
+            if len(nodes) == 2:  # both nodes have recorded: the worker runs trials now
+                c.kill_group(worker)
+                killed = True
+                break
+            time.sleep(0.1)
+        assert killed, "no trial ran on the worker node before the end"
+        stdout, _ = drv.communicate(timeout=300)
+        assert drv.returncode == 0, stdout[-3000:]
+        t = pd.read_parquet(out / "trials.parquet")
+        assert len(t) == 18 and (t["status"] == "ok").all() and t.duplicated(["config_id", "rung"]).sum() == 0
+    finally:
+        left = c.stop()
+        assert not left, left

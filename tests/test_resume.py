@@ -243,3 +243,35 @@ def test_sigint_stops_cleanly_then_resume_completes(tmp_path, digits_spec):
     assert r.wait(timeout=300) == 0, (tmp_path / "resume.log").read_text()[-3000:]
     trials = pd.read_parquet(run_dir / "trials.parquet")
     assert len(trials) == len(DELAYS) * len(SIZES)
+
+
+def test_time_limit_and_retries(tmp_path, digits_spec):
+    marker = tmp_path / "flaky.marker"
+    space = {"name": "limits", "dataset": str(digits_spec), "sample_sizes": [0.5, 1.0], "max_failures": 1,
+             "architectures": [
+                 {"name": "sleepy", "estimator": "sweep.testing.SlowClassifier", "time_limit_s": 1.5,
+                  "params": {"delay": 4.0}},
+                 {"name": "flaky", "estimator": "sweep.testing.FlakyClassifier",
+                  "params": {"marker_path": str(marker)}},
+                 {"name": "broken", "estimator": "sweep.testing.FailingClassifier"},
+                 {"name": "quick", "estimator": "sweep.testing.SlowClassifier", "grid": {"delay": [0.0, 0.01]}}]}
+    p = tmp_path / "space.yaml"
+    p.write_text(yaml.safe_dump(space, sort_keys=False))
+    run_dir = tmp_path / "run"
+    mark = f"drv-{os.getpid()}-limits"
+    r = _driver(["run", str(p), "--out", str(run_dir)], mark, tmp_path / "run.log")
+    assert r.wait(timeout=300) == 4, (tmp_path / "run.log").read_text()[-3000:]
+    out = (tmp_path / "run.log").read_text()
+    t = pd.read_parquet(run_dir / "trials.parquet")
+    by = t.groupby("architecture")["status"].apply(list).to_dict()
+    assert by["sleepy"] == ["timed_out"], by                  # its first rung passed the limit
+    assert by["broken"] == ["failed"] and by["flaky"] == ["ok", "ok"] and by["quick"] == ["ok"] * 4
+    assert "time limit of 1.5 s" in t[t["architecture"] == "sleepy"]["error"].iloc[0]
+    assert "RuntimeError: this estimator always fails" in t[t["architecture"] == "broken"]["error"].iloc[0]
+    assert marker.exists()                                   # flaky failed once, then was retried
+    led = [json.loads(x) for x in (run_dir / "ledger.jsonl").read_text().splitlines()]
+    assert [x["attempts"] for x in led if x["architecture"] == "broken"] == [2]   # 1 + max_failures
+    assert "timed_out" in out and "sleepy" in out and "broken" in out   # listed in the summary
+    html = (run_dir / "report.html").read_text()
+    assert "timed_out" in html and "sleepy" in html
+    _kill_group_and_wait(r, mark)

@@ -155,6 +155,8 @@ def _describe(model: Any, err: dict, path: Path, node: Any) -> str:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and p.endswith("]")))
     where = f"{path}{_mark(node, loc)}"
     key = key_path(loc)
+    if not key.isprintable():  # a key with a newline or tab: shown escaped, the message stays one line
+        key = repr(key)[1:-1]
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":

@@ -38,6 +38,8 @@ class Architecture(_Frozen):
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="values to search")
     scale: bool = Field(False, description="standardise features (fit on the training subsample)")
     resources: Resources = Resources()
+    time_limit_s: float | None = Field(None, gt=0, description="per configuration (all its rungs); "
+                                       "overrides the space's time_limit_s")
 
     @field_validator("estimator")
     @classmethod
@@ -80,6 +82,9 @@ class SearchSpace(_Frozen):
     seed: int = Field(0, ge=0)
     architectures: list[Architecture] = Field(min_length=1)
     smoke: Smoke | None = None
+    max_failures: int = Field(1, ge=0, le=10, description="retries of a fit that raises")
+    time_limit_s: float | None = Field(None, gt=0, description="seconds per configuration (all its "
+                                       "rungs); past it the configuration is recorded as timed_out")
 
     @field_validator("sample_sizes")
     @classmethod
