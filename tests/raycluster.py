@@ -33,8 +33,11 @@ class LoopbackCluster:
         if token_auth:
             (self.home / ".ray" / "auth_token").write_text(self.token)
         self.marker = f"swc-{secrets.token_hex(6)}"
+        # as on a real node, `python` on the PATH is the one with Ray and the project's dependencies
+        # (a job's entrypoint is `python -m sweep ...`)
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
         self.env = {**os.environ, "HOME": str(self.home), "RAY_USAGE_STATS_ENABLED": "0",
-                    "SWEEP_TEST_CLUSTER": self.marker}
+                    "SWEEP_TEST_CLUSTER": self.marker, "PATH": path}
         if token_auth:
             self.env["RAY_AUTH_MODE"] = "token"
         self.gcs_port, self.dash_port = free_port(), free_port()
