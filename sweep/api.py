@@ -24,7 +24,11 @@ import pandas as pd
 import yaml
 
 from . import __version__
-from .errors import ConfigError, EXIT_OK, EXIT_PARTIAL
+import errno
+
+from .errors import ConfigError, EXIT_OK, EXIT_PARTIAL, StorageError
+
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES}
 from .spec import DatasetSpec, SearchSpace, load_dataset, load_space
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -254,6 +258,9 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
                 pass
         if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, RunInterrupted):
             raise RunInterrupted(run_dir) from None
+        if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+            raise StorageError(f"{exc.filename or run_dir}: {exc.strerror}; free space or fix the "
+                               f"permissions, then continue with `sweep resume {run_dir}`") from None
         raise
     return SweepResult(run_dir, trials, front, manifest, prepared.report)
 

@@ -37,8 +37,12 @@ class ClusterError(SweepError):
     """A cluster cannot be reached or refused the request."""
 
 
+class StorageError(SweepError):
+    """The run directory cannot be written (disk full, file too large, read-only, permissions)."""
+
+
 __all__ = [
-    "SweepError", "ConfigError", "DataError", "DataRuleError", "ClusterError",
+    "SweepError", "ConfigError", "DataError", "DataRuleError", "ClusterError", "StorageError",
     "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_DATA_RULE", "EXIT_PARTIAL",
     "EXIT_INTERRUPTED",
 ]

@@ -13,16 +13,29 @@ from . import ledger
 
 
 class LocalSink:
-    """Writes from the trial's own process."""
+    """Writes from the trial's own process. The ledger append must succeed (LedgerError stops
+    the run); TensorBoard events are best effort: a failed write is reported once, never fatal."""
 
     def __init__(self, ledger_path: str, events_dir: str | None):
         self.ledger_path, self.events_dir = ledger_path, events_dir
         self.writer = None
 
+    def _events(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except OSError as exc:
+            import sys
+            print(f"warning: TensorBoard events not written ({exc}); the ledger is unaffected",
+                  file=sys.stderr)
+            self.writer = None
+
     def open(self, config_id: str, hparams: dict, tags: list[str]) -> None:
         if self.events_dir:
             from .events import ConfigEvents
-            self.writer = ConfigEvents(self.events_dir, config_id, hparams, tags)
+
+            def make():
+                self.writer = ConfigEvents(self.events_dir, config_id, hparams, tags)
+            self._events(make)
 
     def append(self, rec: dict) -> None:
         ledger.append(self.ledger_path, rec)
@@ -32,11 +45,11 @@ class LocalSink:
 
     def rung(self, n: int, values: dict) -> None:
         if self.writer is not None:
-            self.writer.rung(n, values)
+            self._events(self.writer.rung, n, values)
 
     def close(self, ok: bool) -> None:
         if self.writer is not None:
-            self.writer.close(ok=ok)
+            self._events(self.writer.close, ok)
             self.writer = None
 
 

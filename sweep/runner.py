@@ -9,7 +9,9 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -54,6 +56,9 @@ def start_ray(address: str | None = None, num_cpus: int | None = None,
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     # Tune looks for result.json files that its (switched off) loggers would have written.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    # A trial's errors are handled after the fit (recorded, retried, or raised as one clear
+    # error); Tune's own traceback per failed attempt would only repeat them.
+    logging.getLogger("ray.tune.execution.tune_controller").setLevel(logging.CRITICAL)
     if ray.is_initialized():
         return False, 0.0
     # Workers' output stays in Ray's session logs (/tmp/ray/session_*/logs): a trial's errors
@@ -239,14 +244,15 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
                                      driver_node=ray.get_runtime_context().get_node_id())
     res = {key: {"cpu": pack_[0]["config"]["cpu"], "gpu": pack_[0]["config"]["gpu"]} for key, pack_ in plan.items()}
     trainable = tune.with_resources(trainable, lambda spec: res[spec["trial"]])
+    scratch = tempfile.mkdtemp(prefix="sweep-tune-")
     tuner = tune.Tuner(
         trainable,
         param_space={"trial": tune.grid_search(list(plan))},
         tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent or 0, reuse_actors=True),
         run_config=tune.RunConfig(
-            # a fresh name each time: Tune's state from an earlier (killed) driver is never read
-            name=f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}",
-            storage_path=str((run_dir / "_tune").resolve()), verbose=0,
+            # Tune's own state is scratch, outside the run directory, fresh for every driver:
+            # it is never read back (the ledger decides what is done) and never fills the run's disk
+            name="tune", storage_path=scratch, verbose=0,
             callbacks=[_callback(progress)], log_to_file=False,
             checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
             # A trial whose process died (a lost node, a configuration past its time limit)
@@ -256,11 +262,33 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     )
     started_at = time.time()
     t0 = time.perf_counter()
-    grid = tuner.fit()
+    try:
+        grid = tuner.fit()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     wall = time.perf_counter() - t0
     progress.end()
+    _raise_write_errors(grid, run_dir)
     _record_dead_trials(grid, plan, ledger_path)
     return started_at, wall
+
+
+def _raise_write_errors(grid, run_dir: Path) -> None:
+    """A trial that could not append to the ledger (disk full, file too large, permissions)
+    stops the run with that error: nothing it could not record counts as done. Any other
+    trial error that is not a dead process is a bug in sweep: raised with its text."""
+    import ray.exceptions as rex
+
+    died = (rex.RayActorError, rex.WorkerCrashedError, rex.NodeDiedError, rex.OutOfMemoryError)
+    for r in grid:
+        if r.error is not None and isinstance(r.error, ledger.LedgerError):
+            msg = str(r.error).strip().splitlines()
+            line = next((m for m in reversed(msg) if "cannot append" in m), msg[-1] if msg else "")
+            raise ledger.LedgerError(f"{line.split('LedgerError: ')[-1][:400]}; once there is room, "
+                                     f"continue with `sweep resume {run_dir}`")
+    for r in grid:
+        if r.error is not None and not isinstance(r.error, died) and not isinstance(r.error, KeyboardInterrupt):
+            raise RuntimeError(f"a trial failed outside any estimator's fit: {r.error}")
 
 
 def _record_dead_trials(grid, plan: dict, ledger_path: str) -> None:

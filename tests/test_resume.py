@@ -10,6 +10,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -165,7 +166,7 @@ def test_torn_last_line_and_damaged_tune_state_do_not_break_resume(tmp_path, dig
     before = _ledger_pairs(run_dir)
     with open(run_dir / "ledger.jsonl", "a") as fh:
         fh.write('{"config_id": "abc", "rung": 12, "stat')  # a torn record, as after power loss
-    for f in (run_dir / "_tune").rglob("*"):
+    for f in list((run_dir / "_tune").rglob("*")) + list(Path(tempfile.gettempdir()).glob("sweep-tune-*/**/*")):
         if f.is_file():
             f.write_bytes(b"\x00garbage")
     r = _driver(["resume", str(run_dir)], mark, tmp_path / "resume.log")
@@ -275,3 +276,47 @@ def test_time_limit_and_retries(tmp_path, digits_spec):
     html = (run_dir / "report.html").read_text()
     assert "timed_out" in html and "sleepy" in html
     _kill_group_and_wait(r, mark)
+
+
+def test_disk_full_mid_run_is_a_clear_error_then_resume_completes(tmp_path, digits_spec):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.strip()[:100]}); needs root")
+    try:
+        fits = tmp_path / "fits.log"
+        space = _space(tmp_path, digits_spec, fits)
+        run_dir = disk / "run"
+        mark = f"drv-{os.getpid()}-full"
+        p = _driver(["run", str(space), "--out", str(run_dir)], mark, tmp_path / "driver.log")
+        end = time.time() + 180
+        while time.time() < end and len(_ledger_pairs(run_dir)) < 3:
+            time.sleep(0.05)
+        filler = disk / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # take every byte left
+        try:
+            while os.write(fd, b"\0" * 4096) > 0:
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        rc = p.wait(timeout=300)
+        out = (tmp_path / "driver.log").read_text()
+        assert rc == 2, out[-3000:]
+        err = [line for line in out.splitlines() if line.startswith("sweep: error:")]
+        assert len(err) == 1 and "No space left on device" in err[0] and f"sweep resume {run_dir}" in err[0], out[-2000:]
+        assert "Traceback" not in out
+        _kill_group_and_wait(p, mark)
+        before = _ledger_pairs(run_dir)  # whole lines only: a torn one is not a record
+        assert not (run_dir / "trials.parquet").exists()
+        filler.unlink()
+        r2 = _driver(["resume", str(run_dir)], mark, tmp_path / "resume.log")
+        assert r2.wait(timeout=300) == 0, (tmp_path / "resume.log").read_text()[-3000:]
+        trials = pd.read_parquet(run_dir / "trials.parquet")
+        pairs = list(zip(trials["config_id"], trials["rung"]))
+        assert len(pairs) == len(set(pairs)) == len(DELAYS) * len(SIZES) and set(pairs) >= before
+        assert (trials["status"] == "ok").all()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
