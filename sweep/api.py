@@ -181,6 +181,10 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
                             {"command": manifest["command"], "at": manifest["started_at"],
                              "action": "resume" if _resume is not None else "extend",
                              "previous_status": previous.get("status")}])
+    # resume / extend: what the run's files said before, restored if this attempt stops
+    # before any trial (a refused extend must leave the run as it was)
+    before = {name: (run_dir / name).read_bytes() for name in ("spec.yaml", "manifest.json")
+              if previous is not None and (run_dir / name).exists()}
     try:
         (run_dir / "spec.yaml").write_text(yaml.safe_dump(
             {"dataset": ds.model_dump(mode="json"), "search_space": sp.model_dump(mode="json"),
@@ -246,6 +250,15 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
     except BaseException as exc:
         if not trials_started and previous is None:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no half-made run
+        elif not trials_started:
+            for name in ("spec.yaml", "manifest.json"):
+                try:
+                    if name in before:
+                        (run_dir / name).write_bytes(before[name])
+                    else:
+                        (run_dir / name).unlink(missing_ok=True)
+                except OSError:
+                    pass
         else:
             manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             manifest["error"] = f"{type(exc).__name__}: {exc}"[:500]

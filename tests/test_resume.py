@@ -213,13 +213,17 @@ def test_extend_with_changed_data_is_refused(tmp_path, digits_spec):
     space = _space(tmp_path, digits_spec, fits)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "manifest.json").write_text(json.dumps({"status": "complete", "data_fingerprint": "0" * 16}))
+    manifest = json.dumps({"status": "complete", "data_fingerprint": "0" * 16})
+    (run_dir / "manifest.json").write_text(manifest)
+    (run_dir / "spec.yaml").write_text("the run's own spec\n")
     r = subprocess.run([sys.executable, "-m", "sweep", "run", str(space), "--out", str(run_dir), "--extend",
                         "--num-cpus", "2"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "the data changed since this run started" in r.stderr, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
-    assert sorted(p.name for p in run_dir.iterdir()) == ["manifest.json", "spec.yaml"] or \
-        (run_dir / "manifest.json").exists()
+    # the refused extend left the run exactly as it was
+    assert sorted(p.name for p in run_dir.iterdir()) == ["manifest.json", "spec.yaml"]
+    assert (run_dir / "manifest.json").read_text() == manifest
+    assert (run_dir / "spec.yaml").read_text() == "the run's own spec\n"
 
 
 def test_sigint_stops_cleanly_then_resume_completes(tmp_path, digits_spec):
