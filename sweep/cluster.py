@@ -266,9 +266,16 @@ def submit(address: str, space: str | None = None, dataset: str | None = None, s
     url = dashboard_url(address, insecure)
     c = client(address, insecure, connect_timeout_s)
     has_token = os.environ.get("RAY_AUTH_MODE") == "token"
-    job_id = _call(url, has_token, c.submit_job, entrypoint=cmd,
-                   runtime_env=runtime_env(root, install_deps),
-                   metadata={"tool": "sweep", "space": str(space or "default")})
+    for attempt in range(10):  # a head that just started may not have its job agent up yet
+        try:
+            job_id = _call(url, has_token, c.submit_job, entrypoint=cmd,
+                           runtime_env=runtime_env(root, install_deps),
+                           metadata={"tool": "sweep", "space": str(space or "default")})
+            break
+        except ClusterError as exc:
+            if "No available agent" not in str(exc) or attempt == 9:
+                raise
+            time.sleep(2)
     print(f"submitted job {job_id} to {url}: {cmd}", file=out, flush=True)
     if not follow:
         print(f"follow it with: sweep jobs logs {job_id} --address {url} --follow", file=out)

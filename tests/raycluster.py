@@ -65,6 +65,7 @@ class LoopbackCluster:
         self._start(["--head", "--num-cpus", str(num_cpus), "--port", str(self.gcs_port),
                      "--dashboard-port", str(self.dash_port), "--dashboard-host", "127.0.0.1",
                      "--include-dashboard", "true", "--ray-client-server-port", str(free_port()),
+                     "--dashboard-agent-listen-port", str(free_port()),  # not the shared default
                      "--node-ip-address", "127.0.0.1", "--temp-dir", str(self.root / "rt"),
                      "--min-worker-port", str(base), "--max-worker-port", str(base + 199)], "head")
         self.wait_nodes(1)

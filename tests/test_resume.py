@@ -35,9 +35,9 @@ def _space(tmp: Path, digits_spec: Path, log: Path, extra: list | None = None) -
     return p
 
 
-def _marked(mark: str) -> list[int]:
+def _marked(mark: str, prefix: bool = False) -> list[int]:
     out = []
-    needle = f"SWEEP_TEST_DRIVER={mark}".encode()
+    needle = f"SWEEP_TEST_DRIVER={mark}".encode() + (b"" if prefix else b"\0")
     for d in Path("/proc").iterdir():
         if d.name.isdigit() and int(d.name) != os.getpid():
             try:
@@ -46,6 +46,24 @@ def _marked(mark: str) -> list[int]:
             except OSError:
                 pass
     return out
+
+
+@pytest.fixture(autouse=True)
+def _no_driver_left():
+    """Whatever a test ends with (a failed assertion included), no driver it started, nor
+    any Ray process of one, outlives it: found by this session's marker, killed by PID."""
+    yield
+    prefix = f"drv-{os.getpid()}-"
+    for _ in range(3):
+        left = _marked(prefix, prefix=True)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if not left:
+            return
+        time.sleep(0.5)
 
 
 def _zombie(pid: int) -> bool:
@@ -288,6 +306,7 @@ def test_disk_full_mid_run_is_a_clear_error_then_resume_completes(tmp_path, digi
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.strip()[:100]}); needs root")
+    p, mark = None, ""
     try:
         fits = tmp_path / "fits.log"
         space = _space(tmp_path, digits_spec, fits)
@@ -323,4 +342,6 @@ def test_disk_full_mid_run_is_a_clear_error_then_resume_completes(tmp_path, digi
         assert len(pairs) == len(set(pairs)) == len(DELAYS) * len(SIZES) and set(pairs) >= before
         assert (trials["status"] == "ok").all()
     finally:
+        if p is not None and p.poll() is None:  # a failed assertion must not leave the driver running
+            _kill_group_and_wait(p, mark)
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
