@@ -26,7 +26,7 @@ import yaml
 from . import __version__
 import errno
 
-from .errors import ConfigError, EXIT_OK, EXIT_PARTIAL, StorageError
+from .errors import ConfigError, DataError, EXIT_OK, EXIT_PARTIAL, StorageError
 
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES}
 from .spec import DatasetSpec, SearchSpace, load_dataset, load_space
@@ -214,6 +214,7 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
             echo(data.summary_line(prepared.report, prepared.seconds))
             for w in prepared.report["warnings"]:
                 echo(f"warning: {w}")
+            drift_result, test_windows = _profile_drift(ds, prepared, run_dir, echo)
             echo(f"sweeping {len(configs)} configurations x {len(rungs)} rungs {rungs} "
                  f"({len(configs) * len(rungs)} fits) -> {run_dir}")
             impute = bool(ds.imputed_features())
@@ -231,7 +232,8 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
             front = report.frontier_of(trials, sp.metric, sp.time_axis, sp.maximise)
             cfg_dicts = {c.config_id: runner.configuration_dict(c, impute) for c in configs}
             front = report.score_frontier(front, cfg_dicts, prepared.X["train"], prepared.y["train"],
-                                          prepared.X["test"], prepared.y["test"], ds.task, run_dir)
+                                          prepared.X["test"], prepared.y["test"], ds.task, run_dir,
+                                          test_windows, drift_result and drift_result["windows"])
         finally:
             if started:
                 import ray
@@ -276,6 +278,27 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
                                f"permissions, then continue with `sweep resume {run_dir}`") from None
         raise
     return SweepResult(run_dir, trials, front, manifest, prepared.report)
+
+
+def _profile_drift(ds: DatasetSpec, prepared, out_dir: Path | None, echo) -> tuple[dict | None, Any]:
+    """Drift over the prepared data (datasets with a time column): RUN/drift.json and a summary.
+
+    Returns (result, the time window of each test row), or (None, None) when the dataset has
+    no time column or a single window of time (a warning then)."""
+    from . import drift
+
+    if ds.time is None:
+        return None, None
+    try:
+        result, test_windows = drift.profile(prepared, ds)
+    except DataError as exc:
+        echo(f"warning: drift not profiled: {exc}")
+        return None, None
+    if out_dir is not None:
+        _write_json(out_dir / drift.DRIFT_FILE, result)
+    for line in drift.summary_lines(result):
+        echo(line)
+    return result, test_windows
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -434,6 +457,44 @@ def data_check(dataset: str | Path, out: str | Path | None = None, address: str 
         echo(f"report: {Path(out) / 'data_report.json'}")
     data.enforce_rules(ds, rep)
     return rep
+
+
+def data_drift(dataset: str | Path, windows: int | None = None, out: str | Path | None = None,
+               address: str | None = None, num_cpus: int | None = None, echo=print) -> dict:
+    """The data stage, then drift over its time windows: print it, write drift.json to `out`."""
+    from . import data, drift, runner
+
+    if windows is not None and not 2 <= windows <= 100:
+        raise ConfigError(f"--windows must be between 2 and 100, but got {windows}")
+    ds = load_dataset(dataset)
+    if ds.time is None:
+        raise ConfigError(f"{dataset}: dataset {ds.name!r} has no time column; add 'time: COLUMN' (a declared "
+                          "column, e.g. a hive partition key such as day) to profile drift")
+    if windows is not None:
+        ds = ds.model_copy(update={"drift": ds.drift.model_copy(update={"windows": windows})})
+    if data.ensure_bundled(ds):
+        echo(f"wrote the bundled {ds.bundled} sources under {Path(ds.sources[0].path).parent}")
+    sources_files = data.check_sources(ds)
+    started, _ = runner.start_ray(address, num_cpus)
+    try:
+        prepared = data.prepare(ds, sources_files=sources_files)
+    finally:
+        if started:
+            import ray
+            ray.shutdown()
+    echo(data.summary_line(prepared.report, prepared.seconds))
+    result, _ = drift.profile(prepared, ds)
+    o = Path(out) if out is not None else None
+    if o is not None:
+        o.mkdir(parents=True, exist_ok=True)
+        _write_json(o / drift.DRIFT_FILE, result)
+    for line in drift.summary_lines(result):
+        echo(line)
+    advice = drift.recommendation(result)
+    echo(f"recommendation: {advice}" if advice else "no drift over the thresholds")
+    if o is not None:
+        echo(f"drift: {o / drift.DRIFT_FILE}")
+    return result
 
 
 def best_within_budget(result: SweepResult, seconds: float) -> dict:

@@ -1,4 +1,4 @@
-"""`sweep run | resume | submit | jobs | data check | tensorboard | report` — thin: parse, call, print. Exit codes as in sweep.errors."""
+"""`sweep run | resume | submit | jobs | data check | data drift | tensorboard | report` — thin: parse, call, print. Exit codes as in sweep.errors."""
 
 from __future__ import annotations
 
@@ -115,6 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
     chk.add_argument("--debug", action="store_true", help="show tracebacks")
     chk.set_defaults(func=_cmd_data_check)
+    dr = dsub.add_parser("drift", help="the data stage, then drift between time windows (PSI, KS, "
+                         "chi-square; corrected flags) and when to retrain")
+    dr.add_argument("dataset", help="dataset spec YAML with a time column")
+    dr.add_argument("--windows", type=int, metavar="K",
+                    help="number of time windows (default: the spec's drift.windows: one per distinct "
+                    "time value when at most 20, else 10)")
+    dr.add_argument("--out", help="write drift.json here")
+    dr.add_argument("--address", help="an existing Ray cluster (default: start a local one)")
+    dr.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
+    dr.add_argument("--debug", action="store_true", help="show tracebacks")
+    dr.set_defaults(func=_cmd_data_drift)
 
     tb = sub.add_parser("tensorboard", help="serve a run's TensorBoard on 127.0.0.1 (Ctrl-C stops it)")
     tb.add_argument("run_dir", help="the run directory (running or finished)")
@@ -146,6 +157,16 @@ def _cmd_run(args) -> int:
     return _print_result(result)
 
 
+def _print_drift(result) -> None:
+    from .metrics import MAXIMISE
+    from .report import drift_advice
+
+    m = result.manifest
+    advice = drift_advice(result.run_dir, result.frontier, m["metric"], MAXIMISE[m["metric"]])
+    if advice:
+        print(f"\ndrift: {advice}")
+
+
 def _cmd_resume(args) -> int:
     from . import api
 
@@ -167,6 +188,7 @@ def _print_result(result) -> int:
         print(f"\n{result.failed['config_id'].nunique()} configuration(s) failed or timed out:")
         for r in result.failed.itertuples():
             print(f"  {r.status:9} {r.architecture} {r.config_id} rung {r.rung}: {r.error}")
+    _print_drift(result)
     print(f"\nreport: {result.run_dir / 'report.html'}")
     print(f"run directory: {result.run_dir}")
     return result.exit_code
@@ -196,6 +218,14 @@ def _cmd_data_check(args) -> int:
     from . import api
 
     api.data_check(args.dataset, out=args.out, address=args.address, num_cpus=args.num_cpus)
+    return 0
+
+
+def _cmd_data_drift(args) -> int:
+    from . import api
+
+    api.data_drift(args.dataset, windows=args.windows, out=args.out, address=args.address,
+                   num_cpus=args.num_cpus)
     return 0
 
 
@@ -237,6 +267,7 @@ def _cmd_report(args) -> int:
     result = api.rebuild_report(args.run_dir)
     m = result.manifest
     print(text_table(frontier_rows(result.frontier, m["metric"], m["time_axis"])))
+    _print_drift(result)
     print(f"\nreport: {result.run_dir / 'report.html'}")
     if args.budget is not None:
         b = api.best_within_budget(result, args.budget)

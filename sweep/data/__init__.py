@@ -33,6 +33,7 @@ class Prepared:
     report: dict                         # data_report.json
     quarantine: pa.Table
     seconds: float = 0.0
+    t: dict[str, np.ndarray] | None = None  # split → time of each row (datasets with `time`)
 
     @property
     def fingerprint(self) -> dict[str, str]:
@@ -43,6 +44,9 @@ def ensure_bundled(spec: DatasetSpec) -> bool:
     """Write a bundled dataset's sources on first use. True when written now."""
     if spec.bundled == "digits":
         return bundled.write_digits({s.name: s.path for s in spec.sources})
+    if spec.bundled == "drift_demo":
+        from . import synthetic
+        return synthetic.write_drift(spec.sources[0].path, **synthetic.DEMO)
     return False
 
 
@@ -68,7 +72,8 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
     X_all = np.column_stack([kept.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
                              for c in features])
     hashes = kept.column("_hash").to_numpy()
-    X, y, splits_report = {}, {}, {}
+    times = kept.column(spec.time).to_numpy(zero_copy_only=False) if spec.time else None
+    X, y, t_split, splits_report = {}, {}, {}, {}
     for k, name in enumerate(SPLITS):
         m = assign == k
         if m.sum() == 0:
@@ -76,6 +81,8 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
                             "raise its fraction in split, or add data")
         X[name] = np.ascontiguousarray(X_all[m])
         y[name] = y_all[m]
+        if times is not None:
+            t_split[name] = times[m]
         part = kept.filter(pa.array(m))
         splits_report[name] = {
             "rows": int(m.sum()),
@@ -108,7 +115,8 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
     check_rules(spec, report)
     if not spec.rules.fatal:
         warnings.extend(f"data rule (not fatal): {f}" for f in report["rule_failures"])
-    return Prepared(features, label, X, y, report, cleaned.quarantine, time.perf_counter() - t0)
+    return Prepared(features, label, X, y, report, cleaned.quarantine, time.perf_counter() - t0,
+                    t_split if times is not None else None)
 
 
 def assign_splits(kept: pa.Table, spec: DatasetSpec) -> np.ndarray:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pandas as pd
 
 from .. import pareto
+from . import drift as drift_report
 from . import html as html_report
-from .evaluate import attach_scores, score_frontier, times_scored
-from .interactive import curves_figures, hypervolume_figure, pareto_figure, plotly_js
+from .evaluate import attach_scores, score_frontier, slices_of, times_scored
+from .interactive import curves_figures, embed, hypervolume_figure, pareto_figure, plotly_js
 from .plots import learning_curves_png, pareto_png
 from .tables import frontier_rows, markdown_table, text_table
 
@@ -83,10 +85,32 @@ def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, metri
         curve = pareto.hypervolume_curve(ok, col, time_axis, float(worst), ref_t, maximise)
         figures.append(("hypervolume", hypervolume_figure(
             curve, f"({col} {worst:.4g}, {time_axis} {ref_t:.4g} s): the worst metric seen, twice the slowest fit")))
+    drift_html, advice = _drift(run_dir, front, metric, maximise)
+    if advice:
+        summary = summary + [f"drift: {advice}"]
     text = html_report.render(run_dir, f"sweep report — {manifest.get('run_name', run_dir.name)}",
-                              rows, trials, data_report, manifest, summary, figures, plotly_js())
+                              rows, trials, data_report, manifest, summary, figures, plotly_js(), drift_html)
     _atomic(run_dir / "report.html", lambda p: p.write_text(text, encoding="utf-8"))
     return run_dir / "report.html"
+
+
+def drift_advice(run_dir: Path, front: pd.DataFrame, metric: str, maximise: bool) -> str | None:
+    """The drift recommendation for a run (None without drift.json or without drift)."""
+    return _drift(run_dir, front, metric, maximise)[1]
+
+
+def _drift(run_dir: Path, front: pd.DataFrame, metric: str, maximise: bool) -> tuple[str, str | None]:
+    """(the Drift section's HTML, the recommendation) from RUN/drift.json and the slice scores."""
+    path = run_dir / "drift.json"
+    if not path.exists():
+        return "", None
+    result = json.loads(path.read_text())
+    slices = slices_of(run_dir, front)
+    advice = drift_report.advice(result, front, slices, metric, maximise)
+    figs = [embed("drift_heatmap", drift_report.heatmap_figure(result))]
+    if slices:
+        figs.append(embed("drift_slices", drift_report.slices_figure(slices, front, metric)))
+    return drift_report.section(result, advice, figs), advice
 
 
 def _keys_of(points: pd.DataFrame) -> set:
@@ -99,5 +123,5 @@ def _atomic(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["frontier_of", "grouped_points", "separability", "write_report", "score_frontier", "attach_scores", "times_scored", "frontier_rows",
+__all__ = ["drift_advice", "frontier_of", "grouped_points", "separability", "write_report", "score_frontier", "attach_scores", "times_scored", "frontier_rows",
            "text_table", "markdown_table"]

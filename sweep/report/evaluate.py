@@ -10,20 +10,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import ledger, metrics, models
+from .. import drift, ledger, metrics, models
 
 TEST_LOG = "test_scores.jsonl"
 
 
 def score_frontier(front: pd.DataFrame, configs: dict[str, dict], X_train: np.ndarray,
                    y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, task: str,
-                   run_dir: Path) -> pd.DataFrame:
+                   run_dir: Path, test_windows: np.ndarray | None = None,
+                   windows: list[dict] | None = None) -> pd.DataFrame:
     """Add test_<metric> columns to `front`, scoring each frontier point (each seed of it)
-    that the log has not seen yet, once; points already scored keep their recorded scores."""
+    that the log has not seen yet, once; points already scored keep their recorded scores.
+
+    With `test_windows` (the time window of each test row) and `windows` (their bounds,
+    from sweep.drift), the same predictions are also scored per time slice, recorded
+    under "slices" in the log."""
     def score(key: tuple) -> dict | None:
         if key[0] not in configs:  # a configuration no longer in the space: leave it unscored
             return None
-        return _score_one(configs[key[0]], key, X_train, y_train, X_test, y_test, task)
+        return _score_one(configs[key[0]], key, X_train, y_train, X_test, y_test, task,
+                          test_windows, windows)
     return attach_scores(front, run_dir, score)
 
 
@@ -50,7 +56,8 @@ def attach_scores(front: pd.DataFrame, run_dir: Path, score=None) -> pd.DataFram
     return pd.concat([front, tests[sorted(tests.columns)]], axis=1)
 
 
-def _score_one(cfg: dict, key: tuple, X_train, y_train, X_test, y_test, task: str) -> dict:
+def _score_one(cfg: dict, key: tuple, X_train, y_train, X_test, y_test, task: str,
+               test_windows: np.ndarray | None = None, windows: list[dict] | None = None) -> dict:
     idx = models.nested_order(y_train, cfg["seed"])[: key[1]]
     est = models.build(cfg["estimator"], cfg["params"], cfg["seed"], cfg["scale"], cfg.get("impute", False))
     with warnings.catch_warnings():
@@ -59,8 +66,27 @@ def _score_one(cfg: dict, key: tuple, X_train, y_train, X_test, y_test, task: st
         pred = est.predict(X_test)
         proba, classes = models.probabilities(est, X_test) if task == "classification" else (None, None)
     scores = metrics.score(task, y_test, pred, proba, classes)
-    return {"config_id": key[0], "rung": key[1], "n_test": int(len(y_test)),
-            "scored_at_s": time.time(), **{f"test_{k}": v for k, v in scores.items()}}
+    rec = {"config_id": key[0], "rung": key[1], "n_test": int(len(y_test)),
+           "scored_at_s": time.time(), **{f"test_{k}": v for k, v in scores.items()}}
+    if test_windows is not None and windows:
+        def on(m: np.ndarray) -> dict:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                s = metrics.score(task, y_test[m], pred[m], None if proba is None else proba[m], classes)
+            return {f"test_{k}": (None if v != v else v) for k, v in s.items()}
+        rec["slices"] = drift.slice_scores(on, test_windows, windows)
+    return rec
+
+
+def slices_of(run_dir: Path, front: pd.DataFrame) -> dict[tuple, list[dict]]:
+    """{(config_id, rung): per-slice test scores} for the frontier points the log scored by slice."""
+    seen = {(r["config_id"], int(r["rung"])): r.get("slices") for r in _read(run_dir / TEST_LOG)}
+    out = {}
+    for ids, rung in zip(front["config_id"].astype(str), front["rung"]):
+        for cid in ids.split(";"):
+            if seen.get((cid, int(rung))):
+                out[(cid, int(rung))] = seen[(cid, int(rung))]
+    return out
 
 
 def times_scored(run_dir: Path) -> int:

@@ -59,7 +59,7 @@ document.querySelectorAll('#pareto .main-svg').length>0?'yes':'no');s.textConten
 
 def render(run_dir: Path, title: str, frontier_rows: list[dict], trials: pd.DataFrame,
            data_report: dict, manifest: dict, summary: list[str],
-           figures: list[tuple[str, dict]] | None = None, plotly_js: str = "") -> str:
+           figures: list[tuple[str, dict]] | None = None, plotly_js: str = "", drift_html: str = "") -> str:
     from .interactive import embed
     failed = trials[trials["status"] != "ok"] if not trials.empty else trials
     failed_rows = [{"config_id": r.config_id, "architecture": r.architecture, "rung": r.rung,
@@ -90,6 +90,7 @@ def render(run_dir: Path, title: str, frontier_rows: list[dict], trials: pd.Data
         "<details><summary>Static image</summary>", _img(run_dir / "learning_curves.png"), "</details>",
         "<h2>Hypervolume against compute</h2>",
         *(embed(div, fig) for div, fig in (figures or []) if div == "hypervolume"),
+        drift_html,
         "<h2>Failed trials</h2>",
         _table(failed_rows, None),
         "<h2>Data</h2>",

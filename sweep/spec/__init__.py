@@ -1,11 +1,11 @@
 """YAML → validated, frozen spec objects (pydantic, unknown keys rejected)."""
 
-from .dataset import Column, DatasetSpec, Dedup, Label, Rules, Source, Split, is_uri, load_dataset
+from .dataset import Column, DatasetSpec, Dedup, Drift, Label, Rules, Source, Split, is_uri, load_dataset
 from .space import (CLASSIFICATION_METRICS, METRIC_MAXIMISE, REGRESSION_METRICS, Architecture,
                     Resources, SearchSpace, Smoke, load_space)
 
 __all__ = [
-    "Column", "DatasetSpec", "Dedup", "Label", "Rules", "Source", "Split", "is_uri", "load_dataset",
+    "Column", "DatasetSpec", "Dedup", "Drift", "Label", "Rules", "Source", "Split", "is_uri", "load_dataset",
     "Architecture", "Resources", "SearchSpace", "Smoke", "load_space",
     "METRIC_MAXIMISE", "CLASSIFICATION_METRICS", "REGRESSION_METRICS",
 ]

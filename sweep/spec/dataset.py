@@ -117,10 +117,24 @@ class Split(_Frozen):
         return self
 
 
+class Drift(_Frozen):
+    """Drift profiling over time windows (needs `time`); the documented defaults are these."""
+
+    windows: int | None = Field(
+        None, ge=2, le=100, description="number of time windows; default: one per distinct time value "
+        "(e.g. a time-like partition key) when there are at most 20, else 10 windows of about equal rows")
+    alpha: float = Field(0.05, gt=0, lt=1, description="family-wise significance level after correction")
+    correction: Literal["holm", "bonferroni", "benjamini-hochberg"] = Field(
+        "holm", description="multiple-testing correction across every feature x window comparison")
+    psi_bins: int = Field(10, ge=2, le=100, description="quantile bins of the reference window for PSI")
+    psi_threshold: float = Field(0.1, ge=0, description="a comparison is flagged only when its PSI is at "
+                                 "least this (and its corrected p-value is under alpha)")
+
+
 class DatasetSpec(_Frozen):
     name: str
     task: Literal["classification", "regression"] = "classification"
-    bundled: Literal["digits"] | None = Field(
+    bundled: Literal["digits", "drift_demo"] | None = Field(
         default=None, description="write this bundled dataset's sources on first use")
     sources: list[Source] = Field(min_length=1)
     columns: list[Column] = Field(min_length=1)
@@ -130,6 +144,7 @@ class DatasetSpec(_Frozen):
     dedup: Dedup = Dedup()
     split: Split = Split()
     rules: Rules = Rules()
+    drift: Drift = Drift()
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetSpec":
