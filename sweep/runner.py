@@ -273,13 +273,20 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     return started_at, wall
 
 
+def _died() -> tuple[type, ...]:
+    """The errors of a trial whose process or node died (retried by Tune, then recorded as
+    failed). An interrupt (KeyboardInterrupt, a cancelled task) is not one of them: it must
+    leave its pairs missing, so that the run is reported as interrupted."""
+    import ray.exceptions as rex
+
+    return (rex.RayActorError, rex.WorkerCrashedError, rex.NodeDiedError, rex.OutOfMemoryError)
+
+
 def _raise_write_errors(grid, run_dir: Path) -> None:
     """A trial that could not append to the ledger (disk full, file too large, permissions)
     stops the run with that error: nothing it could not record counts as done. Any other
     trial error that is not a dead process is a bug in sweep: raised with its text."""
-    import ray.exceptions as rex
-
-    died = (rex.RayActorError, rex.WorkerCrashedError, rex.NodeDiedError, rex.OutOfMemoryError)
+    died = _died()
     for r in grid:
         if r.error is not None and isinstance(r.error, ledger.LedgerError):
             msg = str(r.error).strip().splitlines()
@@ -294,13 +301,8 @@ def _raise_write_errors(grid, run_dir: Path) -> None:
 def _record_dead_trials(grid, plan: dict, ledger_path: str) -> None:
     """Configurations of trials that Tune gave up on (errored past their retries) get a
     `failed` record naming the error, so they are reported, not silently missing."""
-    import ray.exceptions as rex
-
-    # Only a process or node that died counts; an interrupt (KeyboardInterrupt, a cancelled
-    # task) must leave its pairs missing, so that the run is reported as interrupted.
-    died = (rex.RayActorError, rex.WorkerCrashedError, rex.NodeDiedError, rex.OutOfMemoryError)
     errors = [(r.config.get("trial") if r.config else None, r.error) for r in grid
-              if r.error is not None and isinstance(r.error, died)]
+              if r.error is not None and isinstance(r.error, _died())]
     if not errors:
         return
     records, _ = ledger.read(ledger_path)

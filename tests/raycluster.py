@@ -114,17 +114,7 @@ class LoopbackCluster:
 
     def marked_pids(self) -> list[int]:
         """Processes (any session) whose environment carries this cluster's marker."""
-        out = []
-        needle = f"SWEEP_TEST_CLUSTER={self.marker}".encode()
-        for d in Path("/proc").iterdir():
-            if not d.name.isdigit() or int(d.name) == os.getpid():
-                continue
-            try:
-                if needle in (d / "environ").read_bytes():
-                    out.append(int(d.name))
-            except OSError:
-                continue
-        return out
+        return pids_with_env("SWEEP_TEST_CLUSTER", self.marker)
 
     def stop(self) -> list[int]:
         """Stop every process this cluster started; returns any PID still alive after."""
@@ -149,9 +139,26 @@ class LoopbackCluster:
                 except ProcessLookupError:
                     pass
             time.sleep(0.5)
-        left = [pid for pid in self.marked_pids() if not _zombie(pid)]
+        left = self.marked_pids()
         shutil.rmtree(self.root, ignore_errors=True)
         return left
+
+
+def pids_with_env(name: str, value: str, prefix: bool = False) -> list[int]:
+    """Live processes (any session, zombies left out) whose environment holds NAME=VALUE,
+    or with `prefix` a value that starts with VALUE: what a test started, found by its marker."""
+    out = []
+    needle = f"{name}={value}".encode() + (b"" if prefix else b"\0")
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            env = b"\0" + (d / "environ").read_bytes() + b"\0"
+        except OSError:
+            continue
+        if b"\0" + needle in env and not _zombie(int(d.name)):
+            out.append(int(d.name))
+    return out
 
 
 def _zombie(pid: int) -> bool:

@@ -107,6 +107,40 @@ def test_windows_are_contiguous_ordered_and_whole(times, k):
         assert len(info) <= (k or windows.AUTO_WINDOWS)
 
 
+def test_categorical_feature_and_regression_label_take_their_own_tests():
+    rng = np.random.default_rng(0)
+    times = np.repeat(np.arange(4), 500)
+    colour = np.where(times < 3, rng.choice([0, 1, 2], 2000, p=[.6, .3, .1]), rng.choice([0, 1, 2], 2000, p=[.2, .3, .5]))
+    target = rng.normal(size=2000) + (times >= 2) * 1.5
+    noise = rng.normal(size=2000)
+    res, w = drift.analyse({"colour": colour, "noise": noise, "target": target},
+                           {"colour": "categorical", "noise": "numeric", "target": "numeric"},
+                           times, Drift(), label="target", time_column="t")
+    by = {c["column"]: c for c in res["columns"]}
+    assert by["colour"]["test"] == "chi2" and by["colour"]["flagged_windows"] == [3]
+    assert by["target"]["test"] == "ks" and by["target"]["role"] == "label" and by["target"]["flagged_windows"] == [2]
+    assert res["flagged_features"] == ["colour"] and res["label_flagged"]
+    assert res["change_point"] == 3 and res["retrain_windows"] == 1        # the latest flagged boundary
+    assert res["n_tests"] == 3 * 4                                         # 3 consecutive + oldest-newest
+    chi = stats.chi2(colour[w == 2], colour[w == 3])
+    row = next(r for r in res["comparisons"] if r["column"] == "colour" and r["ref"] == 2 and r["cur"] == 3)
+    assert (row["statistic"], row["p"]) == pytest.approx(chi)
+    text = drift.recommendation(res)
+    assert "feature colour drifted" in text and "the label distribution drifted" in text
+    assert "retrain on the most recent 1 partitions (t >= 3;" in text
+
+
+def test_gradual_drift_names_its_largest_step():
+    rng = np.random.default_rng(1)
+    times = np.repeat(np.arange(10), 300)
+    x = rng.normal(size=len(times)) + times * 0.07                         # small steps, large in total
+    res, _ = drift.analyse({"x": x}, {"x": "numeric"}, times)
+    assert res["flagged_features"] == ["x"] and res["gradual"]
+    assert not any(r["flagged"] for r in res["comparisons"] if r["comparison"] == "consecutive")
+    assert 1 <= res["change_point"] <= 9
+    assert "drift is gradual" in drift.recommendation(res)
+
+
 # ---- the analysis on generated data, through the real data stage ------------------------
 
 def _write(tmp_path, name, **kw) -> str:

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from raycluster import pids_with_env
 
 pytestmark = pytest.mark.slow
 DELAYS = [0.20, 0.21, 0.22, 0.23, 0.24, 0.25]
@@ -36,16 +37,7 @@ def _space(tmp: Path, digits_spec: Path, log: Path, extra: list | None = None) -
 
 
 def _marked(mark: str, prefix: bool = False) -> list[int]:
-    out = []
-    needle = f"SWEEP_TEST_DRIVER={mark}".encode() + (b"" if prefix else b"\0")
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit() and int(d.name) != os.getpid():
-            try:
-                if needle in (d / "environ").read_bytes() and not _zombie(int(d.name)):
-                    out.append(int(d.name))
-            except OSError:
-                pass
-    return out
+    return pids_with_env("SWEEP_TEST_DRIVER", mark, prefix)
 
 
 @pytest.fixture(autouse=True)
@@ -66,17 +58,20 @@ def _no_driver_left():
         time.sleep(0.5)
 
 
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 def _driver(args: list[str], mark: str, log: Path) -> subprocess.Popen:
     env = {**os.environ, "SWEEP_TEST_DRIVER": mark}
     return subprocess.Popen([sys.executable, "-m", "sweep", *args, "--num-cpus", "2"], cwd=REPO, env=env,
                             stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _start_until(space: Path, run_dir: Path, k: int, mark: str, log: Path) -> subprocess.Popen:
+    """Start `sweep run SPACE --out RUN_DIR` as a marked driver in its own session and wait
+    (up to 180 s) until its ledger holds k pairs or the driver has ended."""
+    p = _driver(["run", str(space), "--out", str(run_dir)], mark, log)
+    end = time.time() + 180
+    while time.time() < end and p.poll() is None and len(_ledger_pairs(run_dir)) < k:
+        time.sleep(0.05)
+    return p
 
 
 def _ledger_pairs(run_dir: Path) -> set:
@@ -134,10 +129,7 @@ def test_sigkilled_driver_then_resume_loses_nothing_and_reruns_nothing(tmp_path,
         total = len(DELAYS) * len(SIZES)
         target = rng.randint(1, total - 2)
         mark = f"drv-{os.getpid()}-{attempts}"
-        p = _driver(["run", str(space), "--out", str(run_dir)], mark, work / "driver.log")
-        end = time.time() + 180
-        while time.time() < end and p.poll() is None and len(_ledger_pairs(run_dir)) < target:
-            time.sleep(0.05)
+        p = _start_until(space, run_dir, target, mark, work / "driver.log")
         if p.poll() is not None:  # finished before the chosen moment: not a kill round
             _kill_group_and_wait(p, mark)
             continue
@@ -176,10 +168,7 @@ def test_torn_last_line_and_damaged_tune_state_do_not_break_resume(tmp_path, dig
     space = _space(tmp_path, digits_spec, fits)
     run_dir = tmp_path / "run"
     mark = f"drv-{os.getpid()}-torn"
-    p = _driver(["run", str(space), "--out", str(run_dir)], mark, tmp_path / "driver.log")
-    end = time.time() + 180
-    while time.time() < end and len(_ledger_pairs(run_dir)) < 4:
-        time.sleep(0.05)
+    p = _start_until(space, run_dir, 4, mark, tmp_path / "driver.log")
     _kill_group_and_wait(p, mark)
     before = _ledger_pairs(run_dir)
     with open(run_dir / "ledger.jsonl", "a") as fh:
@@ -249,10 +238,7 @@ def test_sigint_stops_cleanly_then_resume_completes(tmp_path, digits_spec):
     space = _space(tmp_path, digits_spec, fits)
     run_dir = tmp_path / "run"
     mark = f"drv-{os.getpid()}-int"
-    p = _driver(["run", str(space), "--out", str(run_dir)], mark, tmp_path / "driver.log")
-    end = time.time() + 180
-    while time.time() < end and len(_ledger_pairs(run_dir)) < 3:
-        time.sleep(0.05)
+    p = _start_until(space, run_dir, 3, mark, tmp_path / "driver.log")
     os.kill(p.pid, signal.SIGINT)
     rc = p.wait(timeout=120)
     out = (tmp_path / "driver.log").read_text()
@@ -312,10 +298,7 @@ def test_disk_full_mid_run_is_a_clear_error_then_resume_completes(tmp_path, digi
         space = _space(tmp_path, digits_spec, fits)
         run_dir = disk / "run"
         mark = f"drv-{os.getpid()}-full"
-        p = _driver(["run", str(space), "--out", str(run_dir)], mark, tmp_path / "driver.log")
-        end = time.time() + 180
-        while time.time() < end and len(_ledger_pairs(run_dir)) < 3:
-            time.sleep(0.05)
+        p = _start_until(space, run_dir, 3, mark, tmp_path / "driver.log")
         filler = disk / "filler"
         fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # take every byte left
         try:
