@@ -75,6 +75,10 @@ def test_missing_file_names_it(tmp_path):
     (lambda s: s.replace("    type: float\n", "    type: double\n", 1), r"key 'columns\[0\].type' has invalid value 'double'"),
     (lambda s: s.replace("partitioning: hive              # day", "partitioning: hiv  # day"),
      r"key 'sources\[0\].partitioning' has invalid value 'hiv'"),
+    (lambda s: s + "drift: {alpha: 2}\n", r"key 'drift.alpha' has invalid value 2: Input should be less than 1"),
+    (lambda s: s + "drift: {windows: 1}\n", r"key 'drift.windows' has invalid value 1: Input should be greater than or equal to 2"),
+    (lambda s: s + "drift: {correction: fdr}\n", r"key 'drift.correction' has invalid value 'fdr': Input should be 'holm', 'bonferroni' or 'benjamini-hochberg'"),
+    (lambda s: s + "drift: {psi_bin: 5}\n", r"unknown key 'drift.psi_bin'"),
 ])
 def test_bad_dataset_messages(tmp_path, edit, expected):
     text = (REPO / "datasets" / "digits.yaml").read_text()
