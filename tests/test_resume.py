@@ -27,10 +27,11 @@ SIZES = [0.2, 0.5, 1.0]
 KILLS = int(os.environ.get("SWEEP_KILL_ROUNDS", "10"))
 
 
-def _space(tmp: Path, digits_spec: Path, log: Path, extra: list | None = None) -> Path:
+def _space(tmp: Path, digits_spec: Path, log: Path, extra: list | None = None,
+           delays: list[float] = DELAYS) -> Path:
     space = {"name": "faults", "dataset": str(digits_spec), "sample_sizes": SIZES, "architectures": [
         {"name": "slow", "estimator": "sweep.testing.SlowClassifier",
-         "params": {"log_path": str(log)}, "grid": {"delay": DELAYS}}] + (extra or [])}
+         "params": {"log_path": str(log)}, "grid": {"delay": delays}}] + (extra or [])}
     p = tmp / "space.yaml"
     p.write_text(yaml.safe_dump(space, sort_keys=False))
     return p
@@ -64,10 +65,12 @@ def _driver(args: list[str], mark: str, log: Path) -> subprocess.Popen:
                             stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _start_until(space: Path, run_dir: Path, k: int, mark: str, log: Path) -> subprocess.Popen:
-    """Start `sweep run SPACE --out RUN_DIR` as a marked driver in its own session and wait
-    (up to 180 s) until its ledger holds k pairs or the driver has ended."""
-    p = _driver(["run", str(space), "--out", str(run_dir)], mark, log)
+def _start_until(space: Path | None, run_dir: Path, k: int, mark: str, log: Path) -> subprocess.Popen:
+    """Start `sweep run SPACE --out RUN_DIR` (without SPACE: `sweep resume RUN_DIR`) as a
+    marked driver in its own session and wait (up to 180 s) until its ledger holds k pairs
+    or the driver has ended."""
+    args = ["run", str(space), "--out", str(run_dir)] if space is not None else ["resume", str(run_dir)]
+    p = _driver(args, mark, log)
     end = time.time() + 180
     while time.time() < end and p.poll() is None and len(_ledger_pairs(run_dir)) < k:
         time.sleep(0.05)
@@ -115,52 +118,75 @@ def _kill_group_and_wait(p: subprocess.Popen, mark: str) -> None:
     assert not _marked(mark), "processes of the killed driver are still alive"
 
 
-def test_sigkilled_driver_then_resume_loses_nothing_and_reruns_nothing(tmp_path, digits_spec):
-    rng = random.Random(20261127)
-    done_rounds = 0
-    attempts = 0
-    while done_rounds < KILLS and attempts < KILLS * 3:
-        attempts += 1
-        work = tmp_path / f"r{attempts}"
-        work.mkdir()
-        fits = work / "fits.log"
-        space = _space(work, digits_spec, fits)
-        run_dir = work / "run"
-        total = len(DELAYS) * len(SIZES)
-        target = rng.randint(1, total - 2)
-        mark = f"drv-{os.getpid()}-{attempts}"
-        p = _start_until(space, run_dir, target, mark, work / "driver.log")
-        if p.poll() is not None:  # finished before the chosen moment: not a kill round
-            _kill_group_and_wait(p, mark)
-            continue
-        time.sleep(rng.random() * 0.3)  # somewhere inside the next fits
-        _kill_group_and_wait(p, mark)
-        before = _ledger_pairs(run_dir)
-        if not 1 <= len(before) < total:
-            continue
-        starts_before = len(_fit_starts(fits))
-        manifest = json.loads((run_dir / "manifest.json").read_text())
-        assert manifest["status"] == "running"  # never marked complete
+CHAIN_DELAYS = [round(0.2 + 0.01 * i, 2) for i in range(14)]  # 14 x 3 rungs = 42 pairs
 
-        r = _driver(["resume", str(run_dir)], mark, work / "resume.log")
-        assert r.wait(timeout=300) == 0, (work / "resume.log").read_text()[-3000:]
+
+def test_sigkilled_driver_then_resume_loses_nothing_and_reruns_nothing(tmp_path, digits_spec):
+    """KILLS rounds: a driver of one run (`sweep run`, then `sweep resume` of it, again and
+    again) is SIGKILLed as a group at a random point, after at least one new pair and before
+    the last. A final resume completes the run. The run ends with exactly the grid's pairs,
+    never marked complete before that, and no driver's trials fitted a pair that was in the
+    ledger when that driver started. (Should a driver finish before its kill, that run is
+    checked the same way and a new one started.)"""
+    rng = random.Random(20261127)
+    total = len(CHAIN_DELAYS) * len(SIZES)
+    kills, attempts, runs, run = 0, 0, [], None
+    while kills < KILLS and attempts < KILLS * 3:
+        attempts += 1
+        if run is None:
+            work = tmp_path / f"run{len(runs)}"
+            work.mkdir()
+            run = {"dir": work / "run", "fits": work / "fits.log", "drivers": []}
+            run["space"] = _space(work, digits_spec, run["fits"], delays=CHAIN_DELAYS)
+            runs.append(run)
+        before = _ledger_pairs(run["dir"])
+        mark = f"drv-{os.getpid()}-{attempts}"
+        driver = {"done": before, "start": len(_fit_starts(run["fits"]))}
+        p = _start_until(None if run["drivers"] else run["space"], run["dir"], len(before) + rng.randint(1, 3),
+                         mark, run["dir"].parent / f"driver{attempts}.log")
+        if p.poll() is None:
+            time.sleep(rng.random() * 0.3)  # somewhere inside the next fits
+        _kill_group_and_wait(p, mark)
+        driver["pid"] = p.pid
+        run["drivers"].append(driver)
+        if p.returncode == 0:  # it finished before the chosen moment: not a kill round
+            _check_run(run, total)
+            run = None
+            continue
+        after = _ledger_pairs(run["dir"])
+        assert after >= before                                          # nothing recorded is lost
+        assert json.loads((run["dir"] / "manifest.json").read_text())["status"] == "running"
+        kills += len(before) < len(after) < total
+    if run is not None:
+        mark = f"drv-{os.getpid()}-final"
+        driver = {"done": _ledger_pairs(run["dir"]), "start": len(_fit_starts(run["fits"]))}
+        r = _driver(["resume", str(run["dir"])], mark, run["dir"].parent / "final.log")
+        assert r.wait(timeout=300) == 0, (run["dir"].parent / "final.log").read_text()[-3000:]
         assert not _marked(mark)
-        trials = pd.read_parquet(run_dir / "trials.parquet")
-        pairs = list(zip(trials["config_id"], trials["rung"]))
-        assert len(pairs) == len(set(pairs)) == total          # the full grid, no duplicates
-        assert set(pairs) >= before
-        # no pair that was in the ledger at the kill was fitted again by a trial (the resume
-        # driver's own fits are the test-split scoring of frontier points, after the trials)
-        ids = {cid: d for cid, d in zip(trials["config_id"], trials["param_delay"])}
-        done = {(ids[c], n) for c, n in before}
-        n_by_rung = dict(zip(trials["rung"], trials["n_train"]))
-        rerun = [(n, d) for pid, n, d in _fit_starts(fits)[starts_before:]
-                 if pid != r.pid and (d, n) in {(dd, n_by_rung[rr]) for dd, rr in done}]
-        assert not rerun, f"finished pairs fitted again after resume: {rerun}"
-        m = json.loads((run_dir / "manifest.json").read_text())
-        assert m["status"] == "complete" and m["history"][-1]["action"] == "resume"
-        done_rounds += 1
-    assert done_rounds >= KILLS, f"only {done_rounds} kill rounds in {attempts} attempts"
+        run["drivers"].append({**driver, "pid": r.pid})
+        _check_run(run, total)
+    assert kills >= KILLS, f"only {kills} kill rounds in {attempts} attempts"
+
+
+def _check_run(run: dict, total: int) -> None:
+    """The run is complete with exactly `total` pairs, and no driver's trials fitted a pair
+    that was in the ledger at that driver's start (a driver's own fits, in its own process,
+    are the test-split scoring of frontier points)."""
+    trials = pd.read_parquet(run["dir"] / "trials.parquet")
+    pairs = list(zip(trials["config_id"], trials["rung"]))
+    assert len(pairs) == len(set(pairs)) == total                      # the full grid, no duplicates
+    m = json.loads((run["dir"] / "manifest.json").read_text())
+    assert m["status"] == "complete"
+    if len(run["drivers"]) > 1:
+        assert m["history"][-1]["action"] == "resume"
+    delay = dict(zip(trials["config_id"], trials["param_delay"]))
+    n_train = dict(zip(trials["rung"], trials["n_train"]))
+    starts = _fit_starts(run["fits"])
+    for i, d in enumerate(run["drivers"]):
+        end = run["drivers"][i + 1]["start"] if i + 1 < len(run["drivers"]) else len(starts)
+        done = {(delay[c], n_train[r]) for c, r in d["done"]}
+        rerun = [(n, dl) for pid, n, dl in starts[d["start"]:end] if pid != d["pid"] and (dl, n) in done]
+        assert not rerun, f"driver {i}: pairs in the ledger at its start fitted again: {rerun}"
 
 
 def test_torn_last_line_and_damaged_tune_state_do_not_break_resume(tmp_path, digits_spec):
