@@ -373,10 +373,19 @@ def _summary(trials: pd.DataFrame, front: pd.DataFrame, metric: str, time_axis: 
 
 def _tensorboard_summary(run_dir: Path, front: pd.DataFrame, sp: SearchSpace) -> None:
     from .events import write_summary
-    from .report import frontier_rows, markdown_table
+    from .report import drift_advice, frontier_rows, markdown_table
 
+    text, psi = None, None
+    drift_file = run_dir / "drift.json"
+    if drift_file.exists():
+        result = json.loads(drift_file.read_text())
+        text = drift_advice(run_dir, front, sp.metric, sp.maximise) or "No drift over the thresholds."
+        psi = {}
+        for r in result["comparisons"]:
+            if r["comparison"] == "consecutive" and r["psi"] is not None:
+                psi.setdefault(r["column"], []).append((r["cur"], r["psi"]))
     write_summary(run_dir / "tensorboard", markdown_table(frontier_rows(front, sp.metric, sp.time_axis)),
-                  run_dir / "pareto.png")
+                  run_dir / "pareto.png", text, psi)
 
 
 def load(run_dir: str | Path) -> SweepResult:

@@ -72,12 +72,20 @@ def _session_end(ok: bool):
     return Summary(value=[Summary.Value(tag="_hparams_/session_end_info", metadata=meta)])
 
 
-def write_summary(root: str | Path, frontier_markdown: str, pareto_png: str | Path | None) -> None:
-    """The run-level summary run: the frontier table as text, the Pareto plot as an image."""
+def write_summary(root: str | Path, frontier_markdown: str, pareto_png: str | Path | None,
+                  drift_text: str | None = None, drift_psi: dict[str, list[tuple[int, float]]] | None = None) -> None:
+    """The run-level summary run: the frontier table as text, the Pareto plot as an image;
+    with drift, its verdict as text and each column's PSI against the previous window as
+    scalars `drift_psi/<column>` (step = the window's index)."""
     from tensorboardX import SummaryWriter
 
     w = SummaryWriter(logdir=str(Path(root) / SUMMARY_RUN))
     w.add_text("frontier", frontier_markdown, global_step=0)
+    if drift_text is not None:
+        w.add_text("drift", drift_text, global_step=0)
+    for column, points in (drift_psi or {}).items():
+        for step, value in points:
+            w.add_scalar(f"drift_psi/{column}", value, global_step=step)
     if pareto_png and Path(pareto_png).exists():
         import matplotlib.image as mpimg
 

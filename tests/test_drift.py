@@ -296,6 +296,26 @@ def test_cli_report_prints_the_recommendation(runs):
 
 
 @pytest.mark.slow
+def test_drift_in_a_real_tensorboard(runs):
+    from test_tensorboard import Board
+
+    res, _ = runs["drifted"]
+    board = Board(res.run_dir / "tensorboard")
+    try:
+        board.wait_runs({"summary"})
+        psi = board.scalars("summary", "drift_psi/f3")
+        d = json.loads((res.run_dir / "drift.json").read_text())
+        want = [(r["cur"], r["psi"]) for r in d["comparisons"] if r["column"] == "f3" and r["comparison"] == "consecutive"]
+        assert [(int(step), pytest.approx(v, rel=1e-6)) for _, step, v in psi] == want
+        texts = board.get("/data/plugin/text/tags")
+        assert "drift/text_summary" in texts.get("summary", [])
+        body = board.get("/data/plugin/text/text?run=summary&tag=drift/text_summary")
+        assert "retrain on the most recent 2 partitions" in json.dumps(body)
+    finally:
+        board.stop()
+
+
+@pytest.mark.slow
 def test_drift_figures_draw_in_chromium(runs, tmp_path):
     res, _ = runs["drifted"]
     dom = chromium((res.run_dir / "report.html").resolve().as_uri(), "--dump-dom", profile=tmp_path / "p")
