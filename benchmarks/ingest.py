@@ -11,9 +11,13 @@ number of exact duplicates (within and across sources) and of missing values.
 - plain, as a user would write it, in a fresh process: pyarrow.dataset read of every
   source -> to_pandas -> rename/cast -> dropna on the required columns ->
   drop_duplicates(features + label) -> sklearn train_test_split (stratified).
-Both must keep the same rows (count and content checked). Peak RSS: sweep's is summed
-over the driver and every process under it (raylet, object store, workers), sampled
-every 50 ms; plain's is the child's max RSS. Last line: one JSON object (medians).
+Both must keep the same rows (count and content checked). Peak memory, sampled every 50 ms
+over the driver and every process under it (raylet with the object store, GCS, agents,
+workers): `peak_rss_sweep_mb` sums their RSS, which counts a shared page (the object
+store's, a library's) once per process that maps it; `peak_pss_sweep_mb` sums their PSS,
+which counts every page once (shared pages split between the processes mapping them).
+`idle_ray_pss_mb` is the local Ray's own footprint before the data stage. Plain's is its
+process's max RSS. Last line: one JSON object (medians).
 """
 
 from __future__ import annotations
@@ -117,25 +121,38 @@ def plain(root: Path) -> dict:
 
 
 class PeakRSS:
-    """Peak of the summed RSS of this process and all its descendants, sampled every 50 ms."""
+    """Peaks of the memory of this process and all its descendants (the driver and the whole
+    local Ray: raylet with the object store, GCS, agents, workers), sampled every 50 ms:
+    - `peak`: the summed RSS. It counts a page once per process that maps it, so the object
+      store's pages (mapped by the raylet and by every worker that reads them) and shared
+      libraries are counted several times: an overstatement.
+    - `peak_pss`: the summed PSS (proportional set size: a page shared by k processes counts
+      1/k in each), i.e. the memory all these processes use together, each page once.
+    """
 
     def __init__(self):
         import psutil
 
-        self.proc, self.peak, self._stop = psutil.Process(), 0, threading.Event()
+        self.proc, self.peak, self.peak_pss, self._stop = psutil.Process(), 0, 0, threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self):
+    def sample(self) -> tuple[int, int]:
         import psutil
 
+        rss = pss = 0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            try:
+                rss += p.memory_info().rss
+                pss += p.memory_full_info().pss
+            except psutil.Error:
+                pass
+        return rss, pss
+
+    def _run(self):
         while not self._stop.is_set():
-            total = 0
-            for p in [self.proc, *self.proc.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
+            rss, pss = self.sample()
+            self.peak = max(self.peak, rss)
+            self.peak_pss = max(self.peak_pss, pss)
             time.sleep(0.05)
 
     def __enter__(self):
@@ -186,6 +203,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         ray.init(num_cpus=args.cores, include_dashboard=False, logging_level=logging.WARNING)
         ray_start_s = time.perf_counter() - t0
+        idle_rss, idle_pss = PeakRSS().sample()  # the local Ray before any data: its own footprint
         sweep_runs = []
         for k in range(args.rounds):
             with PeakRSS() as rss:
@@ -194,9 +212,11 @@ def main(argv=None) -> int:
                 wall = time.perf_counter() - t0
             kept = pd.DataFrame(np.vstack([prepared.X[s] for s in data_stage.SPLITS]), columns=FEATURES)
             kept["label"] = np.concatenate([prepared.y[s] for s in data_stage.SPLITS])
-            sweep_runs.append({"wall_s": wall, "peak_rss_mb": rss.peak / 2**20, "rows_kept": len(kept),
+            sweep_runs.append({"wall_s": wall, "peak_rss_mb": rss.peak / 2**20,
+                               "peak_pss_mb": rss.peak_pss / 2**20, "rows_kept": len(kept),
                                "checksum": checksum(kept), "read_tasks": prepared.report["read_tasks"]})
             print(f"round {k}: sweep {wall:6.2f} s  plain {plain_runs[k]['wall_s']:6.2f} s", flush=True)
+            del prepared, kept  # each round starts without the last one's arrays, as plain's fresh process does
         ray.shutdown()
 
     p0, s0 = plain_runs[0], sweep_runs[0]
@@ -212,6 +232,10 @@ def main(argv=None) -> int:
         "ray_start_s": round(ray_start_s, 3), "read_tasks": s0["read_tasks"], "file_partitions": faults["files"],
         "peak_rss_sweep_mb": round(max(r["peak_rss_mb"] for r in sweep_runs), 1),
         "peak_rss_pyarrow_mb": round(max(r["peak_rss_mb"] for r in plain_runs), 1),
+        # each page counted once (PSS), and what the idle local Ray used before the data stage
+        "peak_pss_sweep_mb": round(max(r["peak_pss_mb"] for r in sweep_runs), 1),
+        "idle_ray_pss_mb": round(idle_pss / 2**20, 1), "idle_ray_rss_mb": round(idle_rss / 2**20, 1),
+        "pss_ratio": round(max(r["peak_pss_mb"] for r in sweep_runs) / max(r["peak_rss_mb"] for r in plain_runs), 3),
     }
     print(json.dumps(out))
     return 0

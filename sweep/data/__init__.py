@@ -61,39 +61,45 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
     quiet_ray_data()
     table = collect(spec, sources_files)
     cleaned = clean(table, spec)
+    del table  # its blocks are pinned in the object store while referenced: let them go
     kept = cleaned.kept
     if kept.num_rows == 0:
         raise DataError(f"dataset {spec.name!r}: no row survived validation "
                         f"({_reasons_summary(cleaned.report)}); check the sources against the spec")
     features = spec.feature_names()
     label = spec.label.column
-    y_all = kept.column(label).to_numpy(zero_copy_only=False)
     assign = assign_splits(kept, spec)
-    X_all = np.column_stack([kept.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
-                             for c in features])
-    hashes = kept.column("_hash").to_numpy()
-    times = kept.column(spec.time).to_numpy(zero_copy_only=False) if spec.time else None
+    # Rows grouped by split (a stable sort keeps their order within a split), written column
+    # by column into one array: each split is a contiguous slice of it, with no second copy.
+    order = np.argsort(assign, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(assign, minlength=len(SPLITS)))])
+    X_sorted = np.empty((kept.num_rows, len(features)), dtype=np.float64)
+    for j, c in enumerate(features):
+        X_sorted[:, j] = kept.column(c).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)[order]
+    y_sorted = kept.column(label).to_numpy(zero_copy_only=False)[order]
+    hashes = kept.column("_hash").to_numpy()[order]
+    times = kept.column(spec.time).to_numpy(zero_copy_only=False)[order] if spec.time else None
     X, y, t_split, splits_report = {}, {}, {}, {}
     for k, name in enumerate(SPLITS):
-        m = assign == k
-        if m.sum() == 0:
+        a, b = int(bounds[k]), int(bounds[k + 1])
+        if a == b:
             raise DataError(f"dataset {spec.name!r}: the {name} split is empty ({kept.num_rows} rows kept); "
                             "raise its fraction in split, or add data")
-        X[name] = np.ascontiguousarray(X_all[m])
-        y[name] = y_all[m]
+        X[name] = X_sorted[a:b]
+        y[name] = y_sorted[a:b]
         if times is not None:
-            t_split[name] = times[m]
-        part = kept.filter(pa.array(m))
+            t_split[name] = times[a:b]
         splits_report[name] = {
-            "rows": int(m.sum()),
-            "label_counts": count(part, label) if spec.task == "classification" else {},
-            "fingerprint": fingerprint(hashes[m]),
+            "rows": b - a,
+            "label_counts": _counts(y[name]) if spec.task == "classification" else {},
+            "fingerprint": fingerprint(hashes[a:b]),
         }
+        mask = pa.array(assign == k)
         if spec.time:
-            t = part.column(spec.time)
+            t = kept.column(spec.time).filter(mask)
             splits_report[name]["time_range"] = [str(pc.min(t).as_py()), str(pc.max(t).as_py())]
         if spec.group:
-            splits_report[name]["groups"] = int(pc.count_distinct(part.column(spec.group)).as_py())
+            splits_report[name]["groups"] = int(pc.count_distinct(kept.column(spec.group).filter(mask)).as_py())
     warnings: list[str] = []
     totals = {k: sum(r[k] for r in cleaned.report.values())
               for k in ("rows_read", "rows_kept", "rows_quarantined", "rows_duplicate")}
@@ -117,6 +123,13 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
         warnings.extend(f"data rule (not fatal): {f}" for f in report["rule_failures"])
     return Prepared(features, label, X, y, report, cleaned.quarantine, time.perf_counter() - t0,
                     t_split if times is not None else None)
+
+
+def _counts(values: np.ndarray) -> dict:
+    """{str(value): count}, ordered by the string (as clean.count gives for a table)."""
+    v, c = np.unique(values, return_counts=True)
+    return {str(k.item() if isinstance(k, np.generic) else k): int(n)
+            for k, n in sorted(zip(v, c), key=lambda kv: str(kv[0].item() if isinstance(kv[0], np.generic) else kv[0]))}
 
 
 def assign_splits(kept: pa.Table, spec: DatasetSpec) -> np.ndarray:

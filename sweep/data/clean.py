@@ -28,31 +28,31 @@ class Cleaned:
 
 
 def clean(table: pa.Table, spec: DatasetSpec) -> Cleaned:
+    # Source and file as small integer codes (not a Python string per row): the driver's
+    # memory stays near the table's own size.
+    src_codes, src_names = _codes(table.column("_source"))
+    file_codes, _ = _codes(table.column("_file"))
     order = {s.name: i for i, s in enumerate(spec.sources)}
-    src = table.column("_source").to_numpy(zero_copy_only=False)
-    src_rank = np.array([order[s] for s in src], dtype=np.int64) if len(src) else np.zeros(0, np.int64)
-    files = table.column("_file").to_numpy(zero_copy_only=False)
+    src_rank = np.array([order[n] for n in src_names], dtype=np.int64)[src_codes] if len(src_codes) \
+        else np.zeros(0, np.int64)
     # A stable order independent of the order read tasks finished in.
-    sort_idx = np.lexsort((np.arange(len(src)), files.astype(str), src_rank)) if len(src) else np.zeros(0, np.int64)
-    table = table.take(pa.array(sort_idx, type=pa.int64()))
-    src = src[sort_idx]
-    reasons = table.column("_reasons").to_numpy(zero_copy_only=False).astype(object)
-    invalid = reasons != ""
+    n = table.num_rows
+    sort_idx = np.lexsort((np.arange(n), file_codes, src_rank)) if n else np.zeros(0, np.int64)
+    src = src_codes[sort_idx]
+    invalid = pc.not_equal(table.column("_reasons"), "").to_numpy(zero_copy_only=False)[sort_idx]
 
-    rhash = table.column("_hash").to_numpy()
-    fhash = table.column("_fhash").to_numpy()
+    rhash = table.column("_hash").to_numpy()[sort_idx]
+    fhash = table.column("_fhash").to_numpy()[sort_idx]
     valid = ~invalid
-    conflicting = np.zeros(len(src), dtype=bool)
+    conflicting = np.zeros(n, dtype=bool)
     if spec.dedup.conflicting == "quarantine" and valid.any():
         vi = np.flatnonzero(valid)
         pairs = np.unique(np.stack([fhash[vi], rhash[vi]], axis=1), axis=0)
         f_vals, f_counts = np.unique(pairs[:, 0], return_counts=True)
         bad_f = f_vals[f_counts > 1]
         conflicting[vi] = np.isin(fhash[vi], bad_f)
-        reasons = reasons.copy()
-        reasons[conflicting] = "conflicting_label"
     survivors = valid & ~conflicting
-    duplicate = np.zeros(len(src), dtype=bool)
+    duplicate = np.zeros(n, dtype=bool)
     if spec.dedup.exact == "drop" and survivors.any():
         si = np.flatnonzero(survivors)
         _, first = np.unique(rhash[si], return_index=True)
@@ -61,12 +61,17 @@ def clean(table: pa.Table, spec: DatasetSpec) -> Cleaned:
         duplicate[si[~keep]] = True
     kept_mask = survivors & ~duplicate
     quarantined = invalid | conflicting
+    q_rows = sort_idx[quarantined]
+    reasons = np.array(table.column("_reasons").take(pa.array(q_rows, type=pa.int64())).to_pylist(), dtype=object)
+    reasons[conflicting[quarantined]] = "conflicting_label"
+    q_src = src[quarantined]
 
     report = {}
     for s in spec.sources:
-        m = src == s.name
+        code = src_names.index(s.name) if s.name in src_names else -1
+        m = src == code
         by_reason: Counter = Counter()
-        for r in reasons[m & quarantined]:
+        for r in reasons[q_src == code]:
             by_reason.update(r.split(";"))
         report[s.name] = {
             "rows_read": int(m.sum()),
@@ -75,10 +80,19 @@ def clean(table: pa.Table, spec: DatasetSpec) -> Cleaned:
             "rows_quarantined_by_reason": dict(sorted(by_reason.items())),
             "rows_duplicate": int((m & duplicate).sum()),
         }
-    q = table.filter(pa.array(quarantined)).drop_columns(["_reasons"])
-    q = q.append_column("_reason", pa.array(reasons[quarantined].tolist(), type=pa.string()))
-    kept = table.filter(pa.array(kept_mask))
+    q = table.take(pa.array(q_rows, type=pa.int64())).drop_columns(["_reasons"])
+    q = q.append_column("_reason", pa.array(reasons.tolist(), type=pa.string()))
+    kept = table.take(pa.array(sort_idx[kept_mask], type=pa.int64()))
     return Cleaned(kept=kept, quarantine=q, report=report)
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list]:
+    """(for each row, the rank of its value among the sorted distinct values; those values)."""
+    values = sorted(pc.unique(column).to_pylist())
+    if not values:
+        return np.zeros(0, np.int64), []
+    codes = pc.index_in(column, value_set=pa.array(values, type=column.type))
+    return codes.to_numpy(zero_copy_only=False).astype(np.int64), values
 
 
 def count(table: pa.Table, column: str) -> dict:
