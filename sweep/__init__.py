@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 __all__ = ["run", "load", "data_drift", "SweepResult", "SweepError", "ConfigError", "DataError", "ClusterError",
            "__version__"]
 
-_FROM = {"run": "api", "load": "api", "data_drift": "api", "SweepResult": "api", "SweepError": "errors",
+_FROM = {"run": "api", "load": "api", "data_drift": "data_tools", "SweepResult": "api", "SweepError": "errors",
          "ConfigError": "errors", "DataError": "errors", "ClusterError": "errors"}
 
 

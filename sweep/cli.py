@@ -215,17 +215,17 @@ def _cmd_jobs(args) -> int:
 
 
 def _cmd_data_check(args) -> int:
-    from . import api
+    from . import data_tools
 
-    api.data_check(args.dataset, out=args.out, address=args.address, num_cpus=args.num_cpus)
+    data_tools.data_check(args.dataset, out=args.out, address=args.address, num_cpus=args.num_cpus)
     return 0
 
 
 def _cmd_data_drift(args) -> int:
-    from . import api
+    from . import data_tools
 
-    api.data_drift(args.dataset, windows=args.windows, out=args.out, address=args.address,
-                   num_cpus=args.num_cpus)
+    data_tools.data_drift(args.dataset, windows=args.windows, out=args.out, address=args.address,
+                          num_cpus=args.num_cpus)
     return 0
 
 

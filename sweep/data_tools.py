@@ -1,0 +1,92 @@
+"""`sweep data check | drift` as functions: the data stage alone (on a local or existing
+Ray), then its report, or its drift between time windows (sweep.drift)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import ConfigError
+from .spec import load_dataset
+
+
+def data_check(dataset: str | Path, out: str | Path | None = None, address: str | None = None,
+               num_cpus: int | None = None, echo=print) -> dict:
+    """Run the data stage alone: print its report, write it (and the quarantine) to `out`,
+    and raise DataRuleError (exit 3) when a rule marked fatal failed."""
+    from . import data
+    from .api import _write_json
+
+    ds = load_dataset(dataset)
+    prepared = _prepare_alone(ds, address, num_cpus, echo)
+    rep = prepared.report
+    if out is not None:
+        o = Path(out)
+        o.mkdir(parents=True, exist_ok=True)
+        _write_json(o / "data_report.json", rep)
+        data.write_quarantine(prepared, o / "quarantine")
+    echo(data.summary_line(rep, prepared.seconds))
+    for name, r in rep["sources"].items():
+        kinds: dict[str, int] = {}
+        for k, v in r["rows_quarantined_by_reason"].items():
+            kinds[k.split(":")[0]] = kinds.get(k.split(":")[0], 0) + v
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "-"
+        echo(f"  {name}: read {r['rows_read']} = kept {r['rows_kept']} + quarantined "
+             f"{r['rows_quarantined']} + duplicate {r['rows_duplicate']}; reasons: {reasons}")
+    for name, sr in rep["splits"].items():
+        extra = f", time {sr['time_range'][0]} .. {sr['time_range'][1]}" if "time_range" in sr else ""
+        echo(f"  split {name}: {sr['rows']} rows, fingerprint {sr['fingerprint']}{extra}")
+    for w in rep["warnings"]:
+        echo(f"warning: {w}")
+    if out is not None:
+        echo(f"report: {Path(out) / 'data_report.json'}")
+    data.enforce_rules(ds, rep)
+    return rep
+
+
+def data_drift(dataset: str | Path, windows: int | None = None, out: str | Path | None = None,
+               address: str | None = None, num_cpus: int | None = None, echo=print) -> dict:
+    """The data stage, then drift over its time windows: print it, write drift.json to `out`."""
+    from . import data, drift
+    from .api import _write_json
+
+    if windows is not None and not 2 <= windows <= 100:
+        raise ConfigError(f"--windows must be between 2 and 100, but got {windows}")
+    ds = load_dataset(dataset)
+    if ds.time is None:
+        raise ConfigError(f"{dataset}: dataset {ds.name!r} has no time column; add 'time: COLUMN' (a declared "
+                          "column, e.g. a hive partition key such as day) to profile drift")
+    if windows is not None:
+        ds = ds.model_copy(update={"drift": ds.drift.model_copy(update={"windows": windows})})
+    prepared = _prepare_alone(ds, address, num_cpus, echo)
+    echo(data.summary_line(prepared.report, prepared.seconds))
+    result, _ = drift.profile(prepared, ds)
+    o = Path(out) if out is not None else None
+    if o is not None:
+        o.mkdir(parents=True, exist_ok=True)
+        _write_json(o / drift.DRIFT_FILE, result)
+    for line in drift.summary_lines(result):
+        echo(line)
+    advice = drift.recommendation(result)
+    echo(f"recommendation: {advice}" if advice else "no drift over the thresholds")
+    if o is not None:
+        echo(f"drift: {o / drift.DRIFT_FILE}")
+    return result
+
+
+def _prepare_alone(ds, address: str | None, num_cpus: int | None, echo):
+    """The data stage on a Ray started for it (and stopped after) or on `address`."""
+    from . import data, runner
+
+    if data.ensure_bundled(ds):
+        echo(f"wrote the bundled {ds.bundled} sources under {Path(ds.sources[0].path).parent}")
+    sources_files = data.check_sources(ds)
+    started, _ = runner.start_ray(address, num_cpus)
+    try:
+        return data.prepare(ds, sources_files=sources_files)
+    finally:
+        if started:
+            import ray
+            ray.shutdown()
+
+
+__all__ = ["data_check", "data_drift"]
