@@ -301,8 +301,9 @@ def _raise_write_errors(grid, run_dir: Path) -> None:
 def _record_dead_trials(grid, plan: dict, ledger_path: str) -> None:
     """Configurations of trials that Tune gave up on (errored past their retries) get a
     `failed` record naming the error, so they are reported, not silently missing."""
+    died = _died()
     errors = [(r.config.get("trial") if r.config else None, r.error) for r in grid
-              if r.error is not None and isinstance(r.error, _died())]
+              if r.error is not None and isinstance(r.error, died)]
     if not errors:
         return
     records, _ = ledger.read(ledger_path)

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from ..errors import DataError, DataRuleError
 from ..spec import DatasetSpec
 from . import bundled
-from .clean import clean, count
+from .clean import clean
 from .read import check_source, collect, quiet_ray_data
 from . import split as splitting
 from .split import SPLITS, fingerprint
@@ -94,7 +94,7 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
             "label_counts": _counts(y[name]) if spec.task == "classification" else {},
             "fingerprint": fingerprint(hashes[a:b]),
         }
-        mask = pa.array(assign == k)
+        mask = pa.array(assign == k) if spec.time or spec.group else None
         if spec.time:
             t = kept.column(spec.time).filter(mask)
             splits_report[name]["time_range"] = [str(pc.min(t).as_py()), str(pc.max(t).as_py())]
@@ -126,7 +126,7 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
 
 
 def _counts(values: np.ndarray) -> dict:
-    """{str(value): count}, ordered by the string (as clean.count gives for a table)."""
+    """{str(value): count} of a split's labels, ordered by the string (data_report.json's label_counts)."""
     v, c = np.unique(values, return_counts=True)
     return {str(k.item() if isinstance(k, np.generic) else k): int(n)
             for k, n in sorted(zip(v, c), key=lambda kv: str(kv[0].item() if isinstance(kv[0], np.generic) else kv[0]))}

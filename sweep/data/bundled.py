@@ -101,16 +101,21 @@ def write_digits(paths: dict[str, str]) -> bool:
         return False
     tables = digits_tables()
     for name, dest in todo.items():
-        if name not in tables:
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-        try:
-            for part, table in tables[name].items():
-                (tmp / part).mkdir()
-                pq.write_table(table, tmp / part / "part-0.parquet")
-            os.replace(tmp, dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        if name in tables:
+            write_partitions(dest, tables[name])
     return True
+
+
+def write_partitions(dest: Path, tables: dict[str, pa.Table]) -> None:
+    """Write {"key=value": table} as hive-partitioned Parquet at `dest`: into a temporary
+    sibling, then renamed into place, so a folder that exists is complete."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        for part, table in tables.items():
+            (tmp / part).mkdir()
+            pq.write_table(table, tmp / part / "part-0.parquet")
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -93,10 +93,3 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list]:
         return np.zeros(0, np.int64), []
     codes = pc.index_in(column, value_set=pa.array(values, type=column.type))
     return codes.to_numpy(zero_copy_only=False).astype(np.int64), values
-
-
-def count(table: pa.Table, column: str) -> dict:
-    if table.num_rows == 0:
-        return {}
-    vc = pc.value_counts(table.column(column)).to_pylist()
-    return {str(d["values"]): int(d["counts"]) for d in sorted(vc, key=lambda d: str(d["values"]))}

@@ -11,14 +11,12 @@ model fitted before the change loses accuracy after it. With `shift=0` nothing c
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from .bundled import write_partitions
 
 DEMO = {"seed": 0, "partitions": 10, "rows": 400, "n_features": 20, "shifted": (3, 7), "change_at": 8,
         "shift": 1.0}
@@ -59,16 +57,7 @@ def write_drift(folder: str | Path, **kw) -> bool:
     dest = Path(folder)
     if dest.exists():
         return False
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    try:
-        for part, table in drift_tables(**kw).items():
-            (tmp / part).mkdir()
-            pq.write_table(table, tmp / part / "part-0.parquet")
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    write_partitions(dest, drift_tables(**kw))
     return True
 
 
