@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Engine benchmark: sweep against a joblib loop on the reference grid (one process run).
 
-    python benchmarks/engine.py [--cores N] [--repeats R] [--rounds K] [--smoke]
+    python benchmarks/engine.py [--cores N] [--repeats R] [--rounds K] [--smoke] [--compare-report]
 
 Definitions (the performance issue's, so no figure is bought by moving work around):
 - serial_fit_s: every fit of the grid, one after another, single-threaded, in this process
@@ -12,7 +12,9 @@ Definitions (the performance issue's, so no figure is bought by moving work arou
   wall from the start of its trial phase to the last (config_id, rung) in its ledger.
 - efficiency_X = serial_fit_s / N / wall_X; ratio_sweep_over_joblib = wall_sweep / wall_joblib.
 Both runs must give identical validation accuracies for each fit (checked). The runs
-alternate K times; the last line is one JSON object with the medians.
+alternate K times; the last line is one JSON object with the medians. `sweep_*_s` split
+sweep's trial phase into process-seconds (start-up, fits, gaps between fits, waiting at
+the end); `--compare-report` also times trials that wait for Tune's driver at each rung.
 """
 
 from __future__ import annotations
@@ -50,12 +52,62 @@ def fit_one(cfg: dict, n: int, data: dict) -> tuple[str, int, float, float]:
     return cfg["config_id"], n, metrics.score("classification", data["y_val"], pred)["accuracy"], fit_s
 
 
+WHERE = ("sweep_start_s", "sweep_fit_s", "sweep_between_s", "sweep_end_s")
+
+
+def _where_time_went(ledger: list[dict], started: float, wall: float) -> dict:
+    """sweep's trial phase in process-seconds, summed over the trial processes (pids in the
+    ledger): `start` from the phase's start to each process's first fit, `fit` its fits with
+    their scoring, `between` the gaps between its consecutive fits (scoring, the ledger and
+    TensorBoard writes, Tune's hand-over to the next trial), `end` from its last fit to the
+    phase's end (waiting for the longest process)."""
+    by_pid: dict[int, list[tuple[float, float]]] = {}
+    for r in ledger:
+        begin = r["finished_at_s"] - r["train_time_s"] - r["predict_time_s"] - started
+        by_pid.setdefault(r["pid"], []).append((begin, r["finished_at_s"] - started))
+    out = dict.fromkeys(WHERE, 0.0)
+    for spans in by_pid.values():
+        spans.sort()
+        out["sweep_start_s"] += spans[0][0]
+        out["sweep_fit_s"] += sum(b - a for a, b in spans)
+        out["sweep_between_s"] += sum(spans[i + 1][0] - spans[i][1] for i in range(len(spans) - 1))
+        out["sweep_end_s"] += wall - spans[-1][1]
+    return out
+
+
+def _sweep_once(out: Path, mode: str, args, expected: dict) -> dict:
+    """One `sweep.run` of the grid; `mode` is how trials hand results to Tune (async, the
+    default, or sync: SWEEP_TUNE_REPORT). Checks its accuracies against the serial run."""
+    import sweep
+
+    os.environ["SWEEP_TUNE_REPORT"] = mode
+    try:
+        res = sweep.run(SPACE, out=out, smoke=args.smoke, repeats=args.repeats,
+                        echo=lambda *a: None, progress_stream=open(os.devnull, "w"))
+    finally:
+        del os.environ["SWEEP_TUNE_REPORT"]
+    ledger = [json.loads(line) for line in (res.run_dir / "ledger.jsonl").read_text().splitlines()]
+    started = res.manifest["trials_started_at_s"]
+    wall = max(r["finished_at_s"] for r in ledger) - started
+    got = {(r["config_id"], r["rung"]): r["val_accuracy"] for r in ledger}
+    assert got == expected, f"sweep's ({mode} report) validation accuracies differ from the serial run"
+    return {"wall_sweep_s": wall, "fit_s_sweep": sum(r["train_time_s"] for r in ledger),
+            # seconds from the trial phase's start to the first fit's start (actor start-up)
+            "sweep_first_fit_s": min(r["finished_at_s"] - r["train_time_s"] - r["predict_time_s"]
+                                     for r in ledger) - started,
+            "n_trials": int(res.trials["trial_id"].nunique()),
+            **_where_time_went(ledger, started, wall)}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cores", type=int, default=os.cpu_count())
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--smoke", action="store_true", help="the space's smoke grid, one round (correctness only)")
+    ap.add_argument("--compare-report", action="store_true",
+                    help="also run sweep with trials waiting for Tune's driver at each rung "
+                         "(SWEEP_TUNE_REPORT=sync) in every round, and report both")
     args = ap.parse_args(argv)
     if args.smoke:
         args.rounds = 1
@@ -65,7 +117,6 @@ def main(argv=None) -> int:
     import ray
     from joblib import Parallel, delayed
 
-    import sweep
     from sweep import data as data_stage
     from sweep.api import resolve_specs
     from sweep.runner import configuration_dict
@@ -100,26 +151,22 @@ def main(argv=None) -> int:
             busy_joblib = sum(r[3] for r in got)
             assert {(r[0], r[1]): r[2] for r in got} == expected, "joblib accuracies differ from the serial run"
 
-            res = sweep.run(SPACE, out=Path(tmp) / f"run{k}", smoke=args.smoke, repeats=args.repeats,
-                            echo=lambda *a: None, progress_stream=open(os.devnull, "w"))
-            ledger = [json.loads(line) for line in (res.run_dir / "ledger.jsonl").read_text().splitlines()]
-            started = res.manifest["trials_started_at_s"]
-            wall_sweep = max(r["finished_at_s"] for r in ledger) - started
-            busy_sweep = sum(r["train_time_s"] for r in ledger)
-            # seconds from the trial phase's start to the first fit's start (actor start-up)
-            first_fit = min(r["finished_at_s"] - r["train_time_s"] - r["predict_time_s"] for r in ledger) - started
-            got = {(r["config_id"], r["rung"]): r["val_accuracy"] for r in ledger}
-            assert got == expected, "sweep's validation accuracies differ from the serial run"
-            n_trials = res.trials["trial_id"].nunique()
-            rows.append({"round": k, "wall_joblib_s": wall_joblib, "wall_sweep_s": wall_sweep,
-                         "fit_s_joblib": busy_joblib, "fit_s_sweep": busy_sweep,
-                         "sweep_first_fit_s": first_fit, "n_trials": n_trials})
-            print(f"round {k}: joblib {wall_joblib:6.2f} s (fits {busy_joblib:6.2f} s)   sweep {wall_sweep:6.2f} s "
-                  f"(fits {busy_sweep:6.2f} s, first fit at {first_fit:4.2f} s, {n_trials} trials)", flush=True)
+            order = ["async", "sync"] if k % 2 == 0 else ["sync", "async"]
+            runs = {mode: _sweep_once(Path(tmp) / f"{mode}{k}", mode, args, expected)
+                    for mode in (order if args.compare_report else ["async"])}
+            got = runs["async"]
+            rows.append({"round": k, "wall_joblib_s": wall_joblib, "fit_s_joblib": busy_joblib, **got})
+            if args.compare_report:
+                rows[-1].update({f"sync_{key}": v for key, v in runs["sync"].items()})
+            print(f"round {k}: joblib {wall_joblib:6.2f} s (fits {busy_joblib:6.2f} s)", flush=True)
+            for mode, r in runs.items():
+                print(f"   sweep ({mode} report) {r['wall_sweep_s']:6.2f} s (fits {r['fit_s_sweep']:6.2f} s, "
+                      f"first fit at {r['sweep_first_fit_s']:4.2f} s, {r['n_trials']} trials); process-seconds: "
+                      + ", ".join(f"{key[6:-2]} {r[key]:.1f}" for key in WHERE), flush=True)
     ray.shutdown()
 
     med = {key: statistics.median(r[key] for r in rows)
-           for key in ("wall_joblib_s", "wall_sweep_s", "fit_s_joblib", "fit_s_sweep", "sweep_first_fit_s")}
+           for key in rows[0] if key not in ("round", "n_trials")}
     out = {
         "cores": args.cores, "repeats": args.repeats, "rounds": args.rounds, "smoke": args.smoke,
         "n_configs": len(configs), "n_fits": len(jobs), "n_trials": rows[-1]["n_trials"],
@@ -133,11 +180,18 @@ def main(argv=None) -> int:
         # concurrent fits shows as a sum above serial_fit_s) and sweep's trial start-up
         "fit_s_joblib": round(med["fit_s_joblib"], 3), "fit_s_sweep": round(med["fit_s_sweep"], 3),
         "sweep_first_fit_s": round(med["sweep_first_fit_s"], 3),
+        **{key: round(med[key], 3) for key in WHERE},
     }
+    if args.compare_report:
+        out |= {f"sync_{key}": round(med[f"sync_{key}"], 3)
+                for key in ("wall_sweep_s", "fit_s_sweep", "sweep_first_fit_s", *WHERE)}
+        out["efficiency_sweep_sync"] = round(serial_fit_s / args.cores / med["sync_wall_sweep_s"], 3)
     print(f"{'':>18} {'wall s':>8} {'efficiency':>10}")
     print(f"{'serial (1 core)':>18} {serial_fit_s:8.2f}")
     print(f"{'joblib':>18} {out['wall_joblib_s']:8.2f} {out['efficiency_joblib']:10.2f}")
     print(f"{'sweep':>18} {out['wall_sweep_s']:8.2f} {out['efficiency_sweep']:10.2f}")
+    if args.compare_report:
+        print(f"{'sweep, sync report':>18} {out['sync_wall_sweep_s']:8.2f} {out['efficiency_sweep_sync']:10.2f}")
     print(json.dumps(out))
     return 0
 

@@ -241,9 +241,11 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     trainable = tune.with_parameters(_entry(), data=data, plan=plan, task=task,
                                      ledger_path=ledger_path,
                                      events_dir=str(run_dir / "tensorboard"), recorder=recorder,
-                                     driver_node=ray.get_runtime_context().get_node_id())
+                                     driver_node=ray.get_runtime_context().get_node_id(),
+                                     async_report=_async_report())
     res = {key: {"cpu": pack_[0]["config"]["cpu"], "gpu": pack_[0]["config"]["gpu"]} for key, pack_ in plan.items()}
     trainable = tune.with_resources(trainable, lambda spec: res[spec["trial"]])
+    _plain_actor_env()
     scratch = tempfile.mkdtemp(prefix="sweep-tune-")
     tuner = tune.Tuner(
         trainable,
@@ -271,6 +273,26 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     _raise_write_errors(grid, run_dir)
     _record_dead_trials(grid, plan, ledger_path)
     return started_at, wall
+
+
+def _async_report() -> bool:
+    """Trials hand results to Tune from a thread of their own (sweep.trainable.AsyncReport);
+    SWEEP_TUNE_REPORT=sync makes them wait for Tune's driver at each rung, as a plain
+    function trainable does (benchmarks/engine.py --compare-report measures both)."""
+    mode = os.environ.get("SWEEP_TUNE_REPORT", "async")
+    if mode not in ("async", "sync"):
+        raise ConfigError(f"SWEEP_TUNE_REPORT={mode!r}: it takes async (the default) or sync")
+    return mode == "async"
+
+
+def _plain_actor_env() -> None:
+    """Tune gives its trial actors a runtime_env (PL_DISABLE_FORK=1, for PyTorch Lightning),
+    which stops Ray from handing them the idle workers it prestarts at `ray.init`: each actor
+    then waits for a fresh Python process (1.1 s more to the first fit on 2 cores, measured).
+    sweep's trials never fork Lightning, so the variable is dropped from the actors' env."""
+    from ray.tune.execution import class_cache
+
+    class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
 
 
 def _died() -> tuple[type, ...]:
