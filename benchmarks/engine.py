@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Engine benchmark: sweep against a joblib loop on the reference grid (one process run).
 
-    python benchmarks/engine.py [--cores N] [--repeats R] [--rounds K] [--smoke] [--compare-report]
+    python benchmarks/engine.py [--cores N] [--repeats R] [--rounds K] [--smoke]
 
 Definitions (the performance issue's, so no figure is bought by moving work around):
 - serial_fit_s: every fit of the grid, one after another, single-threaded, in this process
@@ -14,7 +14,7 @@ Definitions (the performance issue's, so no figure is bought by moving work arou
 Both runs must give identical validation accuracies for each fit (checked). The runs
 alternate K times; the last line is one JSON object with the medians. `sweep_*_s` split
 sweep's trial phase into process-seconds (start-up, fits, gaps between fits, waiting at
-the end); `--compare-report` also times trials that wait for Tune's driver at each rung.
+the end).
 """
 
 from __future__ import annotations
@@ -75,22 +75,17 @@ def _where_time_went(ledger: list[dict], started: float, wall: float) -> dict:
     return out
 
 
-def _sweep_once(out: Path, mode: str, args, expected: dict) -> dict:
-    """One `sweep.run` of the grid; `mode` is how trials hand results to Tune (async, the
-    default, or sync: SWEEP_TUNE_REPORT). Checks its accuracies against the serial run."""
+def _sweep_once(out: Path, args, expected: dict) -> dict:
+    """One `sweep.run` of the grid, its accuracies checked against the serial run."""
     import sweep
 
-    os.environ["SWEEP_TUNE_REPORT"] = mode
-    try:
-        res = sweep.run(SPACE, out=out, smoke=args.smoke, repeats=args.repeats,
-                        echo=lambda *a: None, progress_stream=open(os.devnull, "w"))
-    finally:
-        del os.environ["SWEEP_TUNE_REPORT"]
+    res = sweep.run(SPACE, out=out, smoke=args.smoke, repeats=args.repeats,
+                    echo=lambda *a: None, progress_stream=open(os.devnull, "w"))
     ledger = [json.loads(line) for line in (res.run_dir / "ledger.jsonl").read_text().splitlines()]
     started = res.manifest["trials_started_at_s"]
     wall = max(r["finished_at_s"] for r in ledger) - started
     got = {(r["config_id"], r["rung"]): r["val_accuracy"] for r in ledger}
-    assert got == expected, f"sweep's ({mode} report) validation accuracies differ from the serial run"
+    assert got == expected, "sweep's validation accuracies differ from the serial run"
     return {"wall_sweep_s": wall, "fit_s_sweep": sum(r["train_time_s"] for r in ledger),
             # seconds from the trial phase's start to the first fit's start (actor start-up)
             "sweep_first_fit_s": min(r["finished_at_s"] - r["train_time_s"] - r["predict_time_s"]
@@ -105,9 +100,6 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--smoke", action="store_true", help="the space's smoke grid, one round (correctness only)")
-    ap.add_argument("--compare-report", action="store_true",
-                    help="also run sweep with trials waiting for Tune's driver at each rung "
-                         "(SWEEP_TUNE_REPORT=sync) in every round, and report both")
     args = ap.parse_args(argv)
     if args.smoke:
         args.rounds = 1
@@ -151,18 +143,12 @@ def main(argv=None) -> int:
             busy_joblib = sum(r[3] for r in got)
             assert {(r[0], r[1]): r[2] for r in got} == expected, "joblib accuracies differ from the serial run"
 
-            order = ["async", "sync"] if k % 2 == 0 else ["sync", "async"]
-            runs = {mode: _sweep_once(Path(tmp) / f"{mode}{k}", mode, args, expected)
-                    for mode in (order if args.compare_report else ["async"])}
-            got = runs["async"]
-            rows.append({"round": k, "wall_joblib_s": wall_joblib, "fit_s_joblib": busy_joblib, **got})
-            if args.compare_report:
-                rows[-1].update({f"sync_{key}": v for key, v in runs["sync"].items()})
-            print(f"round {k}: joblib {wall_joblib:6.2f} s (fits {busy_joblib:6.2f} s)", flush=True)
-            for mode, r in runs.items():
-                print(f"   sweep ({mode} report) {r['wall_sweep_s']:6.2f} s (fits {r['fit_s_sweep']:6.2f} s, "
-                      f"first fit at {r['sweep_first_fit_s']:4.2f} s, {r['n_trials']} trials); process-seconds: "
-                      + ", ".join(f"{key[6:-2]} {r[key]:.1f}" for key in WHERE), flush=True)
+            r = _sweep_once(Path(tmp) / f"run{k}", args, expected)
+            rows.append({"round": k, "wall_joblib_s": wall_joblib, "fit_s_joblib": busy_joblib, **r})
+            print(f"round {k}: joblib {wall_joblib:6.2f} s (fits {busy_joblib:6.2f} s)   sweep {r['wall_sweep_s']:6.2f} s "
+                  f"(fits {r['fit_s_sweep']:6.2f} s, first fit at {r['sweep_first_fit_s']:4.2f} s, {r['n_trials']} "
+                  "trials; process-seconds: " + ", ".join(f"{key[6:-2]} {r[key]:.1f}" for key in WHERE) + ")",
+                  flush=True)
     ray.shutdown()
 
     med = {key: statistics.median(r[key] for r in rows)
@@ -182,16 +168,10 @@ def main(argv=None) -> int:
         "sweep_first_fit_s": round(med["sweep_first_fit_s"], 3),
         **{key: round(med[key], 3) for key in WHERE},
     }
-    if args.compare_report:
-        out |= {f"sync_{key}": round(med[f"sync_{key}"], 3)
-                for key in ("wall_sweep_s", "fit_s_sweep", "sweep_first_fit_s", *WHERE)}
-        out["efficiency_sweep_sync"] = round(serial_fit_s / args.cores / med["sync_wall_sweep_s"], 3)
     print(f"{'':>18} {'wall s':>8} {'efficiency':>10}")
     print(f"{'serial (1 core)':>18} {serial_fit_s:8.2f}")
     print(f"{'joblib':>18} {out['wall_joblib_s']:8.2f} {out['efficiency_joblib']:10.2f}")
     print(f"{'sweep':>18} {out['wall_sweep_s']:8.2f} {out['efficiency_sweep']:10.2f}")
-    if args.compare_report:
-        print(f"{'sweep, sync report':>18} {out['sync_wall_sweep_s']:8.2f} {out['efficiency_sweep_sync']:10.2f}")
     print(json.dumps(out))
     return 0
 

@@ -151,13 +151,12 @@ def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, li
 
 
 def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledger_path: str,
-                   events_dir: str | None, recorder=None, driver_node: str = "",
-                   async_report: bool = True) -> None:
+                   events_dir: str | None, recorder=None, driver_node: str = "") -> None:
     """Entry point given to Tune (via tune.with_parameters: data by reference). A trial runs
     one configuration, or a pack of cheap ones one after another, each with its own
     config_id, ledger records and TensorBoard run. On a node other than the driver's, the
-    records go through the Recorder actor (sweep.recorder). Results reach Tune through
-    AsyncReport unless `async_report` is off (the engine benchmark's comparison)."""
+    records go through the Recorder actor (sweep.recorder)."""
+    os.environ.setdefault("PL_DISABLE_FORK", "1")  # what Tune's runtime_env set (sweep.runner)
     import ray
     from ray import tune
 
@@ -165,69 +164,13 @@ def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledg
     node_id = ray.get_runtime_context().get_node_id()
     from .recorder import sink_for
 
-    reporter = AsyncReport(tune.report) if async_report else _SyncReport(tune.report)
-    try:
-        for item in plan[tune_config["trial"]]:
-            cfg = item["config"]
-            sink = sink_for(node_id, driver_node, recorder, ledger_path, events_dir)
-            recorded = sink.recorded(cfg["config_id"])  # a restarted trial skips what is recorded
-            if any(status != "ok" for status in recorded.values()):
-                continue  # failed or timed out before: final
-            todo = [n for n in item["rungs"] if n not in recorded]
-            if todo:
-                run_rungs(cfg, data, todo, task, ledger_path, events_dir, report=reporter,
-                          trial_id=trial_id, node_id=node_id, sink=sink)
-    finally:
-        reporter.close()
-
-
-class _SyncReport:
-    def __init__(self, report):
-        self.report = report
-
-    def __call__(self, result: dict) -> None:
-        self.report(result)
-
-    def close(self) -> None:
-        pass
-
-
-class AsyncReport:
-    """Hands each rung's result to Tune from a thread of its own, so that the next fit starts
-    at once. A function trainable's `tune.report` blocks until Tune's driver has handled
-    the result and asked for the next one; with many trials that driver is busy, and each
-    rung would wait for it. The record is already durable (ledger) when it is queued; every
-    result still reaches Tune, in order, before the trial returns. When Tune asks the trial
-    to stop (its report raises), the next call or `close` raises the same in the trial."""
-
-    _END = object()
-
-    def __init__(self, report):
-        import queue
-        import threading
-
-        self.report = report
-        self.queue: queue.SimpleQueue = queue.SimpleQueue()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="sweep-report", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while (result := self.queue.get()) is not self._END:
-            try:
-                self.report(result)
-            except BaseException as exc:  # Tune ends a stopped trial with SystemExit
-                self.error = exc
-                return
-
-    def __call__(self, result: dict) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(result)
-
-    def close(self) -> None:
-        """Waits until Tune has taken every queued result."""
-        self.queue.put(self._END)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+    for item in plan[tune_config["trial"]]:
+        cfg = item["config"]
+        sink = sink_for(node_id, driver_node, recorder, ledger_path, events_dir)
+        recorded = sink.recorded(cfg["config_id"])  # a restarted trial skips what is recorded
+        if any(status != "ok" for status in recorded.values()):
+            continue  # failed or timed out before: final
+        todo = [n for n in item["rungs"] if n not in recorded]
+        if todo:
+            run_rungs(cfg, data, todo, task, ledger_path, events_dir, report=tune.report,
+                      trial_id=trial_id, node_id=node_id, sink=sink)

@@ -204,3 +204,38 @@ def test_sweep_tensorboard_on_a_wrong_folder(tmp_path):
     from conftest import run_cli
     proc = run_cli("tensorboard", str(tmp_path))
     assert proc.returncode == 2 and "no tensorboard/ folder" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_event_writer_does_not_import_torch(tmp_path):
+    """tensorboardX's writer runs `import torch` where torch is installed (seconds in every
+    trial process); sweep's writer hides it for that import only. A stand-in `torch` that
+    leaves a mark shows the plain import takes it, sweep's does not, and a later import of
+    torch still works."""
+    fake = tmp_path / "site" / "torch"
+    fake.mkdir(parents=True)
+    mark = tmp_path / "torch-imported"
+    (fake / "__init__.py").write_text(f"open({str(mark)!r}, 'a').write('x')\nTensor = object\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{REPO}"}
+
+    def run(code: str) -> str:
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert run("import tensorboardX, sys; print('torch' in sys.modules)") == "True" and mark.exists()
+    mark.unlink()
+    got = run(f"""
+import sys
+from sweep.events import ConfigEvents, write_summary
+ev = ConfigEvents({str(tmp_path / 'tb')!r}, 'c1', {{'max_depth': 3}}, ['val_accuracy'])
+ev.rung(10, {{'val_accuracy': 0.5}})
+ev.close()
+write_summary({str(tmp_path / 'tb')!r}, '| frontier |', None)
+print('torch' in sys.modules)
+import torch
+print('torch' in sys.modules)
+""")
+    assert got.split() == ["False", "True"], got
+    assert mark.read_text() == "x"  # only the explicit import at the end reached torch
+    runs = sorted(p.name for p in (tmp_path / "tb").iterdir())
+    assert runs == ["c1", "summary"] and any((tmp_path / "tb" / "c1").iterdir())
