@@ -133,6 +133,8 @@ def main(argv=None) -> int:
     serial = [fit_one(cfg, n, arrays) for cfg, n in jobs]
     serial_fit_s = sum(r[3] for r in serial)
     expected = {(r[0], r[1]): r[2] for r in serial}
+    print(f"serial: {len(jobs)} fits, {serial_fit_s:.2f} s of fits (data stage {data_s:.2f} s, "
+          f"Ray start {ray_start_s:.2f} s)", flush=True)
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
