@@ -283,7 +283,7 @@ def _plain_actor_env() -> None:
     variable in its own process instead (sweep.trainable.tune_trainable)."""
     from ray.tune.execution import class_cache
 
-    class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
+    getattr(class_cache, "DEFAULT_ENV_VARS", {}).pop("PL_DISABLE_FORK", None)
 
 
 def _died() -> tuple[type, ...]:

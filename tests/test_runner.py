@@ -31,3 +31,26 @@ def test_no_packing_when_few_configs():
     plan = pack(_items([3, 1, 2]), 8)
     assert [len(m) for m in plan.values()] == [1, 1, 1]
     assert list(plan) == ["c0", "c2", "c1"]
+
+
+def test_trial_actors_carry_no_runtime_env(monkeypatch):
+    """Tune's actor class carries env var PL_DISABLE_FORK, which keeps Ray from handing its
+    trial actors the workers prestarted at ray.init; sweep drops it (sweep.runner)."""
+    from ray.tune.execution import class_cache
+
+    from sweep.runner import _plain_actor_env
+
+    monkeypatch.setattr(class_cache, "DEFAULT_ENV_VARS", dict(class_cache.DEFAULT_ENV_VARS))
+    for name in class_cache.ENV_VARS_TO_PROPAGATE:
+        monkeypatch.delenv(name, raising=False)
+
+    class Before:
+        pass
+
+    class After:
+        pass
+
+    env = class_cache._ActorClassCache().get(Before)._default_options["runtime_env"]
+    assert env["env_vars"] == {"PL_DISABLE_FORK": "1"}, env  # Tune's default, as measured
+    _plain_actor_env()
+    assert not class_cache._ActorClassCache().get(After)._default_options["runtime_env"]
