@@ -278,9 +278,9 @@ def _plain_actor_env() -> None:
     """Tune gives its trial actors a runtime_env (env var PL_DISABLE_FORK=1, for PyTorch
     Lightning), which stops Ray from handing them the idle workers it prestarts at
     `ray.init`: each actor then waits for a fresh Python process. Measured on a fresh
-    cluster, actors that got a prestarted worker entered the trial ~1 s sooner (2 cores:
-    +1.1 s against +1.9 s; 16 cores: +2.6-3.5 s against +4.4 s). The trial sets the same
-    variable in its own process instead (sweep.trainable.tune_trainable)."""
+    cluster, actors that got a prestarted worker entered the trial 1-2 s sooner (2 cores:
+    +1.1 s against +1.9 to +2.6 s; 16 cores: +2.6 to +3.5 s against +3.8 to +5.0 s). The
+    trial sets the same variable in its own process instead (sweep.trainable)."""
     from ray.tune.execution import class_cache
 
     getattr(class_cache, "DEFAULT_ENV_VARS", {}).pop("PL_DISABLE_FORK", None)
