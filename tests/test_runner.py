@@ -36,11 +36,19 @@ def test_no_packing_when_few_configs():
 def test_trial_actors_carry_no_runtime_env(monkeypatch):
     """Tune's actor class carries env var PL_DISABLE_FORK, which keeps Ray from handing its
     trial actors the workers prestarted at ray.init; sweep drops it (sweep.runner)."""
+    import json
+    import subprocess
+    import sys
+
     from ray.tune.execution import class_cache
 
     from sweep.runner import _plain_actor_env
 
-    monkeypatch.setattr(class_cache, "DEFAULT_ENV_VARS", dict(class_cache.DEFAULT_ENV_VARS))
+    # Tune's default as a fresh process has it (an earlier run in this one already dropped it)
+    pristine = json.loads(subprocess.check_output([sys.executable, "-c", (
+        "import json; from ray.tune.execution import class_cache as c; print(json.dumps(c.DEFAULT_ENV_VARS))")]))
+    assert pristine == {"PL_DISABLE_FORK": "1"}, pristine
+    monkeypatch.setattr(class_cache, "DEFAULT_ENV_VARS", pristine)
     for name in class_cache.ENV_VARS_TO_PROPAGATE:
         monkeypatch.delenv(name, raising=False)
 
