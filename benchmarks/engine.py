@@ -60,7 +60,8 @@ def _where_time_went(ledger: list[dict], started: float, wall: float) -> dict:
     ledger): `start` from the phase's start to each process's first fit, `fit` its fits with
     their scoring, `between` the gaps between its consecutive fits (scoring, the ledger and
     TensorBoard writes, Tune's hand-over to the next trial), `end` from its last fit to the
-    phase's end (waiting for the longest process)."""
+    phase's end (waiting for the longest process). Also `sweep_first_fit_s`, the earliest
+    first fit."""
     by_pid: dict[int, list[tuple[float, float]]] = {}
     for r in ledger:
         begin = r["finished_at_s"] - r["train_time_s"] - r["predict_time_s"] - started
@@ -72,6 +73,8 @@ def _where_time_went(ledger: list[dict], started: float, wall: float) -> dict:
         out["sweep_fit_s"] += sum(b - a for a, b in spans)
         out["sweep_between_s"] += sum(spans[i + 1][0] - spans[i][1] for i in range(len(spans) - 1))
         out["sweep_end_s"] += wall - spans[-1][1]
+    # seconds from the trial phase's start to the first fit's start (actor start-up)
+    out["sweep_first_fit_s"] = min(spans[0][0] for spans in by_pid.values())
     return out
 
 
@@ -87,9 +90,6 @@ def _sweep_once(out: Path, args, expected: dict) -> dict:
     got = {(r["config_id"], r["rung"]): r["val_accuracy"] for r in ledger}
     assert got == expected, "sweep's validation accuracies differ from the serial run"
     return {"wall_sweep_s": wall, "fit_s_sweep": sum(r["train_time_s"] for r in ledger),
-            # seconds from the trial phase's start to the first fit's start (actor start-up)
-            "sweep_first_fit_s": min(r["finished_at_s"] - r["train_time_s"] - r["predict_time_s"]
-                                     for r in ledger) - started,
             "n_trials": int(res.trials["trial_id"].nunique()),
             **_where_time_went(ledger, started, wall)}
 
