@@ -14,7 +14,12 @@ Definitions (the performance issue's, so no figure is bought by moving work arou
 Both runs must give identical validation accuracies for each fit (checked). The runs
 alternate K times; the last line is one JSON object with the medians. `sweep_*_s` split
 sweep's trial phase into process-seconds (start-up, fits, gaps between fits, waiting at
-the end).
+the end); their sum is (trial processes) x wall. Two figures help read the ratio:
+`ratio_if_no_start_up`, sweep's trial phase as if its processes had started in no time
+((fits + gaps + end) / processes, everything else unchanged) over joblib's wall, a bound
+no change to sweep's start-up can beat; and `first_round`, the first round alone, where
+joblib's worker pool is started inside its timed call as sweep's processes are in every
+round (later rounds reuse joblib's pool).
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ def _where_time_went(ledger: list[dict], started: float, wall: float) -> dict:
     for r in ledger:
         begin = r["finished_at_s"] - r["train_time_s"] - r["predict_time_s"] - started
         by_pid.setdefault(r["pid"], []).append((begin, r["finished_at_s"] - started))
-    out = dict.fromkeys(WHERE, 0.0)
+    out = dict.fromkeys(WHERE, 0.0) | {"n_processes": len(by_pid)}
     for spans in by_pid.values():
         spans.sort()
         out["sweep_start_s"] += spans[0][0]
@@ -76,6 +81,19 @@ def _where_time_went(ledger: list[dict], started: float, wall: float) -> dict:
     # seconds from the trial phase's start to the first fit's start (actor start-up)
     out["sweep_first_fit_s"] = min(spans[0][0] for spans in by_pid.values())
     return out
+
+
+def bytecode_cached() -> bool:
+    """Whether Ray Tune's modules have compiled bytecode beside them. A normal `pip install`
+    writes it; an install with `--no-compile` in an environment with PYTHONDONTWRITEBYTECODE
+    set (the lent machine's kit, ../shared/device/) has none, and then every trial process
+    compiles Ray's sources as it starts: measured on 16 cores, `import ray.tune` 2.3 s against
+    1.4 s, and sweep's start-up 99-112 against 65-69 process-seconds."""
+    import importlib.util
+
+    import ray.tune
+
+    return Path(importlib.util.cache_from_source(ray.tune.__file__)).exists()
 
 
 def _sweep_once(out: Path, args, expected: dict) -> dict:
@@ -118,6 +136,11 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     ray.init(num_cpus=args.cores, include_dashboard=False, logging_level=logging.WARNING)
     ray_start_s = time.perf_counter() - t0
+    compiled = bytecode_cached()
+    if not compiled:
+        print("warning: Ray's modules have no compiled bytecode, so every trial process compiles "
+              "them as it starts and sweep's start-up is overstated; compile them first "
+              f"(python -m compileall -q {Path(ray.__file__).parent.parent})", file=sys.stderr)
 
     space_path, sp, ds_path, ds = resolve_specs(SPACE, None)
     data_stage.ensure_bundled(ds)
@@ -146,15 +169,18 @@ def main(argv=None) -> int:
             assert {(r[0], r[1]): r[2] for r in got} == expected, "joblib accuracies differ from the serial run"
 
             r = _sweep_once(Path(tmp) / f"run{k}", args, expected)
-            rows.append({"round": k, "wall_joblib_s": wall_joblib, "fit_s_joblib": busy_joblib, **r})
+            unstarted = (r["sweep_fit_s"] + r["sweep_between_s"] + r["sweep_end_s"]) / r["n_processes"]
+            rows.append({"round": k, "wall_joblib_s": wall_joblib, "fit_s_joblib": busy_joblib, **r,
+                         "ratio_if_no_start_up": unstarted / wall_joblib})
             print(f"round {k}: joblib {wall_joblib:6.2f} s (fits {busy_joblib:6.2f} s)   sweep {r['wall_sweep_s']:6.2f} s "
                   f"(fits {r['fit_s_sweep']:6.2f} s, first fit at {r['sweep_first_fit_s']:4.2f} s, {r['n_trials']} "
-                  "trials; process-seconds: " + ", ".join(f"{key[6:-2]} {r[key]:.1f}" for key in WHERE) + ")",
+                  "trials; process-seconds: " + ", ".join(f"{key[6:-2]} {r[key]:.1f}" for key in WHERE)
+                  + f"; ratio {r['wall_sweep_s'] / wall_joblib:.2f}, with no start-up {rows[-1]['ratio_if_no_start_up']:.2f})",
                   flush=True)
     ray.shutdown()
 
     med = {key: statistics.median(r[key] for r in rows)
-           for key in rows[0] if key not in ("round", "n_trials")}
+           for key in rows[0] if key not in ("round", "n_trials", "n_processes")}
     out = {
         "cores": args.cores, "repeats": args.repeats, "rounds": args.rounds, "smoke": args.smoke,
         "n_configs": len(configs), "n_fits": len(jobs), "n_trials": rows[-1]["n_trials"],
@@ -163,17 +189,24 @@ def main(argv=None) -> int:
         "efficiency_joblib": round(serial_fit_s / args.cores / med["wall_joblib_s"], 3),
         "efficiency_sweep": round(serial_fit_s / args.cores / med["wall_sweep_s"], 3),
         "ratio_sweep_over_joblib": round(med["wall_sweep_s"] / med["wall_joblib_s"], 3),
-        "ray_start_s": round(ray_start_s, 3), "data_s": round(data_s, 3),
+        "ray_start_s": round(ray_start_s, 3), "data_s": round(data_s, 3), "ray_bytecode_cached": compiled,
         # where the time goes: the parallel runs' own sums of fit seconds (contention between
         # concurrent fits shows as a sum above serial_fit_s) and sweep's trial start-up
         "fit_s_joblib": round(med["fit_s_joblib"], 3), "fit_s_sweep": round(med["fit_s_sweep"], 3),
         "sweep_first_fit_s": round(med["sweep_first_fit_s"], 3),
         **{key: round(med[key], 3) for key in WHERE},
+        "ratio_if_no_start_up": round(med["ratio_if_no_start_up"], 3),
+        "first_round": {"wall_joblib_s": round(rows[0]["wall_joblib_s"], 3),
+                        "wall_sweep_s": round(rows[0]["wall_sweep_s"], 3),
+                        "ratio_sweep_over_joblib": round(rows[0]["wall_sweep_s"] / rows[0]["wall_joblib_s"], 3)},
     }
     print(f"{'':>18} {'wall s':>8} {'efficiency':>10}")
     print(f"{'serial (1 core)':>18} {serial_fit_s:8.2f}")
     print(f"{'joblib':>18} {out['wall_joblib_s']:8.2f} {out['efficiency_joblib']:10.2f}")
     print(f"{'sweep':>18} {out['wall_sweep_s']:8.2f} {out['efficiency_sweep']:10.2f}")
+    print(f"ratio {out['ratio_sweep_over_joblib']:.2f}; with no trial start-up it would be "
+          f"{out['ratio_if_no_start_up']:.2f}; first round (joblib's pool cold too) "
+          f"{out['first_round']['ratio_sweep_over_joblib']:.2f}")
     print(json.dumps(out))
     return 0
 

@@ -25,6 +25,8 @@ def test_engine_smoke():
                 "ratio_sweep_over_joblib", "ray_start_s", "data_s", "n_trials", "n_configs"):
         assert key in out, key
     assert out["n_configs"] == 2 and out["n_fits"] == 4
+    assert 0 < out["ratio_if_no_start_up"] and out["first_round"]["wall_sweep_s"] > 0
+    assert out["ray_bytecode_cached"] is True  # pip (the Makefile's install) compiles Ray's modules
 
 
 def test_ingest_smoke():
