@@ -87,8 +87,8 @@ def bytecode_cached() -> bool:
     """Whether Ray Tune's modules have compiled bytecode beside them. A normal `pip install`
     writes it; an install with `--no-compile` in an environment with PYTHONDONTWRITEBYTECODE
     set (the lent machine's kit, ../shared/device/) has none, and then every trial process
-    compiles Ray's sources as it starts: measured on 16 cores, `import ray.tune` 2.3 s against
-    1.4 s, and sweep's start-up 99-112 against 65-69 process-seconds."""
+    compiles Ray's sources as it starts: measured on the 16-core machine, `import ray.tune`
+    alone took 2.3 s against 1.4 s, and sweep's start-up 99-112 against 65-69 process-seconds."""
     import importlib.util
 
     import ray.tune
