@@ -279,6 +279,21 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def quiet_interrupted_finalizers() -> None:
+    """A Ctrl-C that lands while a finalizer runs (Ray's `ActorHandle.__del__` as Tune stops
+    its trials, at a second Ctrl-C) cannot propagate: Python drops it and prints it as
+    "Exception ignored in ..." with a traceback. The run's interrupt is handled all the same
+    (exit 130, the resume command); only that echo is left out. Other errors in finalizers
+    are printed as before."""
+    default = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            default(unraisable)
+
+    sys.unraisablehook = hook
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -286,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     debug = getattr(args, "debug", False)
+    if not debug:
+        quiet_interrupted_finalizers()
     try:
         return int(args.func(args) or 0)
     except SweepError as exc:

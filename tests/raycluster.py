@@ -40,9 +40,20 @@ class LoopbackCluster:
                     "SWEEP_TEST_CLUSTER": self.marker, "PATH": path}
         if token_auth:
             self.env["RAY_AUTH_MODE"] = "token"
-        self.gcs_port, self.dash_port = free_port(), free_port()
+        # Worker ports sit below Linux's default ephemeral range (32768-60999), so that no port
+        # the kernel hands out (ours below, or Ray's own) can fall inside them: `ray start`
+        # refuses a --dashboard-port inside --min/--max-worker-port (seen once in CI).
+        self.port_base = 20000 + (os.getpid() % 30) * 400  # head: +0..199, workers: +200..399
+        self.gcs_port, self.dash_port = self.free_port(), self.free_port()
         self.procs: list[subprocess.Popen] = []
         self.logs: list[Path] = []
+
+    def free_port(self) -> int:
+        """A free port outside this cluster's worker-port range."""
+        while True:
+            port = free_port()
+            if not self.port_base <= port < self.port_base + 400:
+                return port
 
     @property
     def address(self) -> str:
@@ -61,21 +72,21 @@ class LoopbackCluster:
         return p
 
     def start_head(self, num_cpus: int = 1) -> None:
-        base = 30000 + (os.getpid() % 50) * 400
+        base = self.port_base
         self._start(["--head", "--num-cpus", str(num_cpus), "--port", str(self.gcs_port),
                      "--dashboard-port", str(self.dash_port), "--dashboard-host", "127.0.0.1",
-                     "--include-dashboard", "true", "--ray-client-server-port", str(free_port()),
-                     "--dashboard-agent-listen-port", str(free_port()),  # not the shared default
+                     "--include-dashboard", "true", "--ray-client-server-port", str(self.free_port()),
+                     "--dashboard-agent-listen-port", str(self.free_port()),  # not the shared default
                      "--node-ip-address", "127.0.0.1", "--temp-dir", str(self.root / "rt"),
                      "--min-worker-port", str(base), "--max-worker-port", str(base + 199)], "head")
         self.wait_nodes(1)
 
     def add_worker(self, num_cpus: int = 1) -> subprocess.Popen:
         k = len(self.procs)
-        base = 30000 + (os.getpid() % 50) * 400 + 200
+        base = self.port_base + 200
         p = self._start(["--address", self.address, "--num-cpus", str(num_cpus),
                          "--node-ip-address", "127.0.0.1",
-                         "--dashboard-agent-listen-port", str(free_port()),
+                         "--dashboard-agent-listen-port", str(self.free_port()),
                          # its own temp dir, as on a separate machine: nodes sharing one would
                          # share (and clean up) each other's runtime_env working_dir copies
                          "--temp-dir", str(self.root / f"rt{k}"),

@@ -84,3 +84,29 @@ def test_out_that_holds_a_run_is_refused(space_file, tmp_path):
     assert proc.returncode == 2
     assert "already holds a run" in proc.stderr and "Traceback" not in proc.stderr
     assert (out / "manifest.json").read_text() == "{}"
+
+
+def test_interrupt_inside_a_finalizer_is_not_echoed_but_other_errors_are():
+    """A second Ctrl-C can land inside a finalizer (Ray's ActorHandle.__del__ while Tune stops
+    its trials); Python would print it with a traceback. sweep's CLI drops only that echo."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, sys\n"
+        "from sweep.cli import quiet_interrupted_finalizers\n"
+        "class Raises:\n"
+        "    def __init__(self, exc): self.exc = exc\n"
+        "    def __del__(self): raise self.exc\n"
+        "if sys.argv[1] == 'quiet': quiet_interrupted_finalizers()\n"
+        "Raises(KeyboardInterrupt()); gc.collect()\n"
+        "Raises(ValueError('a real finalizer bug')); gc.collect()\n"
+        "print('still running')\n"
+    )
+    runs = {mode: subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, timeout=60)
+            for mode in ("quiet", "default")}
+    for proc in runs.values():
+        assert proc.returncode == 0 and "still running" in proc.stdout, proc.stderr
+        assert "ValueError: a real finalizer bug" in proc.stderr
+    assert "KeyboardInterrupt" in runs["default"].stderr  # Python's own echo: the premise
+    assert "KeyboardInterrupt" not in runs["quiet"].stderr
