@@ -14,8 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -c "import sweep, ray" && touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -e ".[test]" 2>&1 | grep -v "is ignored" || true
-	$(PY) -c "import pytest, hypothesis" && touch $@
+	$(PIP) install -e ".[test,boost]" 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import pytest, hypothesis, lightgbm, xgboost" && touch $@
 
 run: $(VENV)/.installed
 	$(VENV)/bin/sweep run $(ARGS)

@@ -75,17 +75,23 @@ def resolve_specs(space: str | Path | None, dataset: str | Path | None) -> tuple
     else:
         raise ConfigError(f"{space_path}: no dataset given; pass --dataset DATASET.yaml or add "
                           "'dataset: path/to/dataset.yaml' to the search space")
-    return space_path, sp, ds_path, load_dataset(ds_path)
+    ds = load_dataset(ds_path)
+    try:
+        sp.check_task(ds.task)
+    except ValueError as exc:
+        raise ConfigError(f"{space_path}: {exc} (dataset {ds_path} is {ds.task})") from None
+    return space_path, sp, ds_path, ds
 
 
 def check_estimators(sp: SearchSpace, space_path: Path) -> None:
     """Every estimator imports and takes every hyperparameter named: before any work."""
-    from .models import check_params, resolve
+    from .models import check_encoding, check_params, resolve
 
     for i, arch in enumerate(sp.architectures):
         where = f"{space_path}: architectures[{i}] ({arch.name})"
         cls = resolve(arch.estimator, where)
         check_params(cls, {**arch.params, **arch.grid}, arch.estimator, where)
+        check_encoding(arch.estimator, arch.encode, where)
 
 
 def new_run_dir(out: str | Path | None, name: str) -> Path:
@@ -218,11 +224,12 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
             echo(f"sweeping {len(configs)} configurations x {len(rungs)} rungs {rungs} "
                  f"({len(configs) * len(rungs)} fits) -> {run_dir}")
             impute = bool(ds.imputed_features())
+            features = ds.feature_layout()
             progress = runner.Progress(len(configs), len(configs) * len(rungs), sp.metric, sp.maximise,
                                        stream=progress_stream)
             trials_started = True
             manifest["trials_started_at_s"], wall = runner.run_trials(
-                configs, rungs, prepared, ds.task, run_dir, max_concurrent, progress, impute)
+                configs, rungs, prepared, ds.task, run_dir, max_concurrent, progress, impute, features)
             manifest["trials_wall_s"] = round(wall, 3)
             missing = runner.missing_pairs(run_dir, configs, rungs)
             if missing:  # Tune stopped early (an interrupt) without raising: never report it as done
@@ -230,7 +237,7 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
             trials = runner.collect_results(run_dir, configs)
             _atomic_table(trials, run_dir)
             front = report.frontier_of(trials, sp.metric, sp.time_axis, sp.maximise)
-            cfg_dicts = {c.config_id: runner.configuration_dict(c, impute) for c in configs}
+            cfg_dicts = {c.config_id: runner.configuration_dict(c, impute, features) for c in configs}
             front = report.score_frontier(front, cfg_dicts, prepared.X["train"], prepared.y["train"],
                                           prepared.X["test"], prepared.y["test"], ds.task, run_dir,
                                           test_windows, drift_result and drift_result["windows"])

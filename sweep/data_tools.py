@@ -35,6 +35,9 @@ def data_check(dataset: str | Path, out: str | Path | None = None, address: str 
     for name, sr in rep["splits"].items():
         extra = f", time {sr['time_range'][0]} .. {sr['time_range'][1]}" if "time_range" in sr else ""
         echo(f"  split {name}: {sr['rows']} rows, fingerprint {sr['fingerprint']}{extra}")
+    for name, counts in rep.get("imputed", {}).items():
+        shown = ", ".join(f"{c} {n}" for c, n in counts.items() if n) or "none"
+        echo(f"  imputed in {name} (in each pipeline, fit on its training subsample): {shown}")
     for w in rep["warnings"]:
         echo(f"warning: {w}")
     if out is not None:

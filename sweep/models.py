@@ -1,7 +1,7 @@
 """Import path → estimator; parameter names checked against get_params(); the pipeline.
 
-Preprocessing (standardisation when `scale: true`) lives inside the pipeline, so it is
-fit on the training subsample only.
+Preprocessing (imputation, categorical encoding, standardisation when `scale: true`)
+lives inside the pipeline, so it is fit on the training subsample only.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ def resolve(import_path: str, where: str = "") -> type:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        extra = _EXTRAS.get(module_name.split(".", 1)[0])
+        if extra and getattr(exc, "name", None) in (None, module_name.split(".", 1)[0]):
+            raise ConfigError(f"{prefix}estimator {import_path!r} needs the package "
+                              f"{module_name.split('.', 1)[0]!r}, which is not installed; install this "
+                              f"project's [{extra}] extra: pip install -e '.[{extra}]' (or "
+                              f"pip install 'sweep-frontier[{extra}]')") from None
         raise ConfigError(f"{prefix}estimator {import_path!r} cannot be imported ({exc}); "
                           "check the import path, e.g. sklearn.ensemble.RandomForestClassifier") from None
     cls = getattr(module, attr, None)
@@ -57,14 +63,95 @@ def takes_seed(cls: type) -> bool:
         return False
 
 
-def build(estimator: str, params: dict, seed: int, scale: bool, impute: bool = False) -> Any:
-    """A fresh, unfitted estimator: a Pipeline with a median imputer first when `impute`
-    and a scaler when `scale` (both fit on the training subsample only)."""
+ENCODINGS = ("onehot", "ordinal", "native")
+# Import-path prefixes of estimators that take categorical codes natively.
+_NATIVE = ("sklearn.ensemble.HistGradientBoosting", "sklearn.ensemble._hist_gradient_boosting",
+           "lightgbm.", "xgboost.")
+_TREES = ("sklearn.tree.", "sklearn.ensemble.")
+# Packages that come with an extra of this project: a missing one names the extra to install.
+_EXTRAS = {"lightgbm": "boost", "xgboost": "boost"}
+
+
+def default_encoding(import_path: str) -> str:
+    """native where the estimator has it, ordinal codes for other tree models, else one-hot."""
+    if import_path.startswith(_NATIVE):
+        return "native"
+    return "ordinal" if import_path.startswith(_TREES) else "onehot"
+
+
+def check_encoding(import_path: str, encode: str | None, where: str = "") -> None:
+    """`encode: native` only for estimators that take categorical codes natively."""
+    prefix = f"{where}: " if where else ""
+    if encode is not None and encode not in ENCODINGS:
+        raise ConfigError(f"{prefix}encode must be one of {', '.join(ENCODINGS)}, but got {encode!r}")
+    if encode == "native" and not import_path.startswith(_NATIVE):
+        raise ConfigError(f"{prefix}encode: native, but {import_path} has no native categorical support "
+                          "(HistGradientBoosting, LightGBM and XGBoost have); use onehot or ordinal")
+
+
+def _family(import_path: str) -> str:
+    return import_path.split(".", 1)[0]
+
+
+def build(estimator: str, params: dict, seed: int, scale: bool, impute: bool = False,
+          layout: list[dict] | None = None, encode: str | None = None, threads: int = 1) -> Any:
+    """A fresh, unfitted estimator with its preprocessing, all fit on the training subsample only.
+
+    Without categorical features (and one imputation strategy): a Pipeline with a median
+    imputer first when `impute` (or any column of `layout` imputes) and a scaler when
+    `scale`. With categorical features (`layout`, from DatasetSpec.feature_layout): a
+    ColumnTransformer — categorical columns imputed as declared, then encoded (`encode`, or
+    the estimator's default: native, ordinal or onehot), numeric columns imputed and scaled —
+    in front of the estimator. Unknown categories (absent from the training subsample) get
+    the encoder's unknown treatment: all zeros one-hot, -1 ordinal, missing natively.
+    LightGBM and XGBoost get `n_jobs=threads` (they ignore threadpoolctl)."""
     cls = resolve(estimator)
     kwargs = dict(params)
     if takes_seed(cls):
         kwargs["random_state"] = seed
-    est = cls(**kwargs)
+    family = _family(estimator)
+    if family in ("lightgbm", "xgboost") and "n_jobs" not in kwargs:
+        kwargs["n_jobs"] = max(1, int(threads))
+    if family == "lightgbm" and "verbose" not in kwargs and "verbosity" not in kwargs:
+        kwargs["verbose"] = -1
+    layout = layout or []
+    cats = [j for j, f in enumerate(layout) if f["kind"] == "categorical"]
+    strategies = {f["impute"] for f in layout if f["kind"] == "numeric" and f["impute"]}
+    if not cats and (len(strategies) <= 1 and strategies <= {"median"}):
+        est = _labels_encoded(cls, estimator, kwargs)
+        return _plain_pipeline(est, impute or bool(strategies), scale)
+    mode = encode or default_encoding(estimator)
+    pre = _column_transformer(layout, cats, mode, scale)
+    fit_params: dict = {}
+    n_cat = len(cats)
+    if mode == "native" and n_cat:
+        codes = list(range(n_cat))  # the transformer puts categorical columns first
+        if estimator.startswith(_NATIVE[:2]) and "categorical_features" not in kwargs:
+            kwargs["categorical_features"] = codes
+        elif family == "xgboost" and "feature_types" not in kwargs:
+            kwargs.update(feature_types=["c"] * n_cat + ["q"] * (len(layout) - n_cat), enable_categorical=True)
+        elif family == "lightgbm":
+            fit_params["categorical_feature"] = codes
+    est = _labels_encoded(cls, estimator, kwargs)
+    from sklearn.pipeline import Pipeline
+
+    pipe = Pipeline([("preprocess", pre), ("model", est)])
+    pipe._sweep_fit_params = {f"model__{k}": v for k, v in fit_params.items()}
+    return pipe
+
+
+def build_for(cfg: dict, threads: int = 1) -> Any:
+    """build() from a trial's configuration dict (sweep.runner.configuration_dict)."""
+    return build(cfg["estimator"], cfg["params"], cfg["seed"], cfg["scale"], cfg.get("impute", False),
+                 cfg.get("features"), cfg.get("encode"), threads)
+
+
+def fit(est, X, y) -> Any:
+    """est.fit(X, y) with the fit-time arguments build() attached (LightGBM's categorical columns)."""
+    return est.fit(X, y, **getattr(est, "_sweep_fit_params", {}))
+
+
+def _plain_pipeline(est, impute: bool, scale: bool):
     steps = []
     if impute:
         from sklearn.impute import SimpleImputer
@@ -76,6 +163,76 @@ def build(estimator: str, params: dict, seed: int, scale: bool, impute: bool = F
         return est
     from sklearn.pipeline import make_pipeline
     return make_pipeline(*steps, est)
+
+
+def _column_transformer(layout: list[dict], cats: list[int], mode: str, scale: bool):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    def encoder():
+        if mode == "onehot":
+            return OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        if mode == "ordinal":
+            return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                  encoded_missing_value=-1)
+        return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
+
+    parts = []
+    groups: dict[tuple, list[int]] = {}
+    for j in cats:
+        groups.setdefault(("categorical", layout[j]["impute"]), []).append(j)
+    for j, f in enumerate(layout):
+        if f["kind"] == "numeric":
+            groups.setdefault(("numeric", f["impute"]), []).append(j)
+    for (kind, strategy), columns in groups.items():
+        steps = []
+        if strategy == "missing_category":
+            steps.append(SimpleImputer(strategy="constant", fill_value=-1.0, keep_empty_features=True))
+        elif strategy:
+            steps.append(SimpleImputer(strategy=strategy, keep_empty_features=True))
+        if kind == "categorical":
+            steps.append(encoder())
+        elif scale:
+            steps.append(StandardScaler())
+        parts.append((f"{kind}_{strategy or 'as_is'}", make_pipeline(*steps) if steps else "passthrough", columns))
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0)
+
+
+def _labels_encoded(cls: type, import_path: str, kwargs: dict):
+    """XGBoost's classifiers take only labels 0..k-1: theirs are encoded (on the training
+    subsample) and decoded again; every other estimator is built as it is."""
+    est = cls(**kwargs)
+    if _family(import_path) == "xgboost" and cls.__name__.endswith("Classifier"):
+        return LabelEncoded(est)
+    return est
+
+
+def _classifier_base():
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    return ClassifierMixin, BaseEstimator
+
+
+class LabelEncoded(*_classifier_base()):
+    """A classifier fit on label codes (LabelEncoder fit on its training labels), predicting labels."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def fit(self, X, y, **fit_params):
+        from sklearn.preprocessing import LabelEncoder
+
+        self.encoder_ = LabelEncoder().fit(y)
+        self.classes_ = self.encoder_.classes_
+        self.estimator.fit(X, self.encoder_.transform(y), **fit_params)
+        return self
+
+    def predict(self, X):
+        return self.encoder_.inverse_transform(np.asarray(self.estimator.predict(X)).astype(int).ravel())
+
+    def predict_proba(self, X):
+        return self.estimator.predict_proba(X)
 
 
 def probabilities(est, X) -> tuple:

@@ -107,10 +107,14 @@ def expected_cost(cfg: Configuration) -> float:
     return 1.0  # unknown estimators: in the middle
 
 
-def configuration_dict(cfg: Configuration, impute: bool = False) -> dict:
-    """What a trial needs of a configuration; `impute` (a dataset property, not part of the
-    configuration's identity) puts a median imputer first in the pipeline."""
-    return asdict(cfg) | {"searched": list(cfg.searched), "impute": impute}
+def configuration_dict(cfg: Configuration, impute: bool = False, features: list[dict] | None = None) -> dict:
+    """What a trial needs of a configuration; `impute` and `features` (the dataset's feature
+    layout: categorical columns, imputation per column — dataset properties, not part of the
+    configuration's identity) shape the pipeline's preprocessing (sweep.models.build)."""
+    out = asdict(cfg) | {"searched": list(cfg.searched), "impute": impute}
+    if features and any(f["kind"] != "numeric" or f["impute"] not in (None, "median") for f in features):
+        out["features"] = features
+    return out
 
 
 class Progress:
@@ -199,7 +203,8 @@ def _callback(progress: Progress):
 
 
 def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepared, task: str,
-               run_dir: Path, max_concurrent: int | None, progress: Progress, impute: bool = False) -> float:
+               run_dir: Path, max_concurrent: int | None, progress: Progress, impute: bool = False,
+               features: list[dict] | None = None) -> tuple[float, float]:
     """Run every (config_id, rung) the ledger lacks as Tune trials.
 
     Returns (epoch seconds when the trial phase started, its wall seconds)."""
@@ -219,7 +224,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
             continue
         todo = [n for n in rungs if (cfg.config_id, n) not in latest]
         if todo:
-            items.append({"config": configuration_dict(cfg, impute), "rungs": todo,
+            items.append({"config": configuration_dict(cfg, impute, features), "rungs": todo,
                           "cost": expected_cost(cfg) * sum(todo) / rungs[-1]})
     if not items:
         return time.time(), 0.0

@@ -33,11 +33,15 @@ def _hash(payload: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def make_ids(estimator: str, params: dict, seed: int, scale: bool = False) -> tuple[str, str]:
-    """Return (config_id, group_id) for an estimator, its hyperparameters and seed."""
+def make_ids(estimator: str, params: dict, seed: int, scale: bool = False,
+             encode: str | None = None) -> tuple[str, str]:
+    """Return (config_id, group_id) for an estimator, its hyperparameters and seed (and its
+    preprocessing, when the space sets it: scaling, a categorical encoding)."""
     base: dict[str, Any] = {"estimator": estimator, "params": params}
     if scale:
         base["preprocess"] = "standard_scaler"
+    if encode is not None:
+        base["encode"] = encode
     return _hash({**base, "seed": seed}), _hash(base)
 
 
@@ -55,6 +59,7 @@ class Configuration:
     gpu: float
     time_limit_s: float | None = None  # not part of the identity (nor is max_failures)
     max_failures: int = 1
+    encode: str | None = None  # categorical encoding set by the space (None: the estimator's default)
 
     def summary(self) -> str:
         shown = ", ".join(f"{k}={self.params[k]!r}" for k in self.searched)
@@ -69,10 +74,10 @@ def expand_architecture(arch: Architecture, seeds: list[int], time_limit_s: floa
     for combo in combos:
         params = {**arch.params, **dict(zip(keys, combo))}
         for seed in seeds:
-            cid, gid = make_ids(arch.estimator, params, seed, arch.scale)
+            cid, gid = make_ids(arch.estimator, params, seed, arch.scale, arch.encode)
             out.append(Configuration(cid, gid, arch.name, arch.estimator, params, tuple(keys),
                                      seed, arch.scale, arch.resources.cpu, arch.resources.gpu,
-                                     arch.time_limit_s or time_limit_s, max_failures))
+                                     arch.time_limit_s or time_limit_s, max_failures, arch.encode))
     return out
 
 

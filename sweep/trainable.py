@@ -130,11 +130,11 @@ def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, li
     }
     X, y = data["X_train"][idx], data["y_train"][idx]
     try:
-        est = models.build(cfg["estimator"], cfg["params"], cfg["seed"], cfg["scale"], cfg.get("impute", False))
+        est = models.build_for(cfg, threads)
         with limits(limits=threads), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             c0, t0 = time.process_time(), time.perf_counter()
-            est.fit(X, y)
+            models.fit(est, X, y)
             t1, c1 = time.perf_counter(), time.process_time()
             pred = est.predict(data["X_val"])
             t2 = time.perf_counter()

@@ -44,6 +44,8 @@ def ensure_bundled(spec: DatasetSpec) -> bool:
     """Write a bundled dataset's sources on first use. True when written now."""
     if spec.bundled == "digits":
         return bundled.write_digits({s.name: s.path for s in spec.sources})
+    if spec.bundled == "penguins":
+        return bundled.write_penguins({s.name: s.path for s in spec.sources})
     if spec.bundled == "drift_demo":
         from . import synthetic
         return synthetic.write_drift(spec.sources[0].path, **synthetic.DEMO)
@@ -74,8 +76,9 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
     order = np.argsort(assign, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(assign, minlength=len(SPLITS)))])
     X_sorted = np.empty((kept.num_rows, len(features)), dtype=np.float64)
+    columns = spec.expanded_columns()
     for j, c in enumerate(features):
-        X_sorted[:, j] = kept.column(c).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)[order]
+        X_sorted[:, j] = feature_values(kept.column(c), columns[c])[order]
     y_sorted = kept.column(label).to_numpy(zero_copy_only=False)[order]
     hashes = kept.column("_hash").to_numpy()[order]
     times = kept.column(spec.time).to_numpy(zero_copy_only=False)[order] if spec.time else None
@@ -100,6 +103,9 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
             splits_report[name]["time_range"] = [str(pc.min(t).as_py()), str(pc.max(t).as_py())]
         if spec.group:
             splits_report[name]["groups"] = int(pc.count_distinct(kept.column(spec.group).filter(mask)).as_py())
+    imputed = [j for j, c in enumerate(features) if columns[c].missing == "impute"]
+    imputed_report = {name: {features[j]: int(np.isnan(X[name][:, j]).sum()) for j in imputed}
+                      for name in SPLITS} if imputed else None
     warnings: list[str] = []
     totals = {k: sum(r[k] for r in cleaned.report.values())
               for k in ("rows_read", "rows_kept", "rows_quarantined", "rows_duplicate")}
@@ -115,6 +121,10 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
         "totals": totals,
         "splits": splits_report,
         "features": features,
+        **({"categorical": {c: [str(v) for v in columns[c].category_values()]
+                            for c in features if columns[c].is_categorical()}}
+           if any(columns[c].is_categorical() for c in features) else {}),
+        **({"imputed": imputed_report} if imputed_report is not None else {}),
         "label": label,
         "warnings": warnings,
     }
@@ -123,6 +133,17 @@ def prepare(spec: DatasetSpec, sources_files: list | None = None) -> Prepared:
         warnings.extend(f"data rule (not fatal): {f}" for f in report["rule_failures"])
     return Prepared(features, label, X, y, report, cleaned.quarantine, time.perf_counter() - t0,
                     t_split if times is not None else None)
+
+
+def feature_values(column: pa.ChunkedArray, spec_column) -> np.ndarray:
+    """A feature column as float64: numbers as they are; a categorical column (declared
+    categories, or a bool) as the index of its value among the declared categories — fixed
+    by the spec, never learned from the data, so every split encodes alike; NaN when missing."""
+    if spec_column.is_categorical():
+        values = pa.array(spec_column.category_values(), type=column.type)
+        codes = pc.index_in(column, value_set=values)
+        return codes.to_numpy(zero_copy_only=False).astype(np.float64)
+    return column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
 
 def _counts(values: np.ndarray) -> dict:

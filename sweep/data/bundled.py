@@ -1,4 +1,6 @@
-"""The bundled default dataset: scikit-learn's digits, written as two messy Parquet sources.
+"""The bundled datasets, written on first use as messy Parquet sources.
+
+Digits (the default): scikit-learn's digits as two labs.
 
 Written once, deterministically, on first use, with the faults real sources have:
 - `lab_a` (hive-partitioned by `day`): canonical names; some missing pixels; some
@@ -7,6 +9,12 @@ Written once, deterministically, on first use, with the faults real sources have
   `pixel_20` is stored as strings, a few of them unparseable ("n/a"); exact duplicates
   of lab_a rows; a few rows with lab_a's features and a different label (conflicts).
 Counts are fixed (FAULTS) so the data report can be checked against them.
+
+Penguins (mixed types): the Palmer penguins (the `palmerpenguins` package ships them; 344
+rows, three seasons) as two field stations, hive-partitioned by `year`: `station_a` (2007,
+2008) with canonical names; `station_b` (2009) calling the bill columns `culmen_*` as the
+raw field sheets do and storing flipper length as text. Categorical `island`, `sex` and
+`species`; missing values as the data has them (2 rows without measurements, 11 without sex).
 """
 
 from __future__ import annotations
@@ -119,3 +127,42 @@ def write_partitions(dest: Path, tables: dict[str, pa.Table]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def penguins_tables() -> dict[str, dict[str, pa.Table]]:
+    """{source: {partition: table}} of the Palmer penguins, split by season into two stations."""
+    from palmerpenguins import load_penguins
+
+    df = load_penguins()
+    out: dict[str, dict[str, pa.Table]] = {"station_a": {}, "station_b": {}}
+    for year, part in df.groupby("year", sort=True):
+        part = part.drop(columns=["year"]).reset_index(drop=True)
+        cols = {c: part[c].to_numpy() for c in part.columns}
+        if int(year) == 2009:
+            cols["culmen_length_mm"] = cols.pop("bill_length_mm")
+            cols["culmen_depth_mm"] = cols.pop("bill_depth_mm")
+            cols["flipper_length_mm"] = np.array(
+                [None if v != v else f"{v:.0f}" for v in cols["flipper_length_mm"]], dtype=object)
+            source = "station_b"
+        else:
+            source = "station_a"
+        out[source][f"year={int(year)}"] = pa.table({c: _nullable(v) for c, v in cols.items()})
+    return out
+
+
+def _nullable(values: np.ndarray) -> pa.Array:
+    if values.dtype.kind == "f":
+        return pa.array(values, mask=np.isnan(values))
+    return pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
+
+
+def write_penguins(paths: dict[str, str]) -> bool:
+    """Write the penguins sources to `paths` ({source name: folder}) unless all exist."""
+    todo = {name: Path(p) for name, p in paths.items() if not Path(p).exists()}
+    if not todo:
+        return False
+    tables = penguins_tables()
+    for name, dest in todo.items():
+        if name in tables:
+            write_partitions(dest, tables[name])
+    return True

@@ -59,10 +59,10 @@ def attach_scores(front: pd.DataFrame, run_dir: Path, score=None) -> pd.DataFram
 def _score_one(cfg: dict, key: tuple, X_train, y_train, X_test, y_test, task: str,
                test_windows: np.ndarray | None = None, windows: list[dict] | None = None) -> dict:
     idx = models.nested_order(y_train, cfg["seed"])[: key[1]]
-    est = models.build(cfg["estimator"], cfg["params"], cfg["seed"], cfg["scale"], cfg.get("impute", False))
+    est = models.build_for(cfg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est.fit(X_train[idx], y_train[idx])
+        models.fit(est, X_train[idx], y_train[idx])
         pred = est.predict(X_test)
         proba, classes = models.probabilities(est, X_test) if task == "classification" else (None, None)
     scores = metrics.score(task, y_test, pred, proba, classes)

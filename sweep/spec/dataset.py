@@ -42,7 +42,11 @@ class Source(_Frozen):
 
 
 class Column(_Frozen):
-    """A canonical column. `name` may hold a range, `pixel_{0..63}`, to declare many."""
+    """A canonical column. `name` may hold a range, `pixel_{0..63}`, to declare many.
+
+    A feature is categorical when it declares `categories` (type str, int or bool) or is a
+    bool; a str feature must declare its categories (they are never learned from the data,
+    so every split and every rung encodes a value the same way)."""
 
     name: str
     type: ColumnType
@@ -53,13 +57,44 @@ class Column(_Frozen):
     categories: list[Scalar] | None = None
     missing: Literal["quarantine", "impute"] = Field(
         "quarantine", description="what a missing value gets: the row is quarantined, or the value "
-        "is imputed in the model pipeline (median, fit on the training subsample only)")
+        "is imputed in the model pipeline (fit on the training subsample only)")
+    impute: Literal["median", "mean", "most_frequent", "missing_category"] | None = Field(
+        None, description="with missing: impute — numeric: median (default) or mean; categorical: "
+        "most_frequent (default) or missing_category (missing becomes a category of its own)")
 
     @model_validator(mode="after")
     def _check(self) -> "Column":
-        if self.missing == "impute" and (self.role != "feature" or self.type not in ("float", "int")):
-            raise ValueError("missing: impute applies to numeric feature columns only, but this column is "
-                             f"a {self.type} {self.role}")
+        if self.missing == "impute" and self.role != "feature":
+            raise ValueError(f"missing: impute applies to feature columns only, but this column is a {self.role}")
+        if self.impute is not None:
+            if self.missing != "impute":
+                raise ValueError(f"impute: {self.impute} needs missing: impute (now missing: {self.missing}); "
+                                 "add missing: impute or remove impute")
+            allowed = ("most_frequent", "missing_category") if self.is_categorical() else ("median", "mean")
+            if self.impute not in allowed:
+                kind = "categorical" if self.is_categorical() else "numeric"
+                raise ValueError(f"impute: {self.impute} does not apply to a {kind} column; "
+                                 f"choose one of {', '.join(allowed)}")
+        if self.categories is not None:
+            if self.type == "float":
+                raise ValueError("categories apply to str, int or bool columns, but the type is 'float'; "
+                                 "use type: int or str for a categorical column")
+            if len(self.categories) == 0:
+                raise ValueError("categories is an empty list; list the allowed values")
+            if len({str(c) for c in self.categories}) != len(self.categories):
+                raise ValueError(f"categories must be distinct, but got {self.categories}")
+            want = {"str": str, "int": int, "bool": bool}[self.type]
+            wrong = [c for c in self.categories
+                     if not isinstance(c, want) or (want is int and isinstance(c, bool))]
+            if wrong:
+                raise ValueError(f"categories of a {self.type} column must be {self.type} values, but "
+                                 f"{wrong[0]!r} is a {type(wrong[0]).__name__}"
+                                 + ("; quote it in the YAML (yes, no, on, off read as booleans)"
+                                    if self.type == "str" else ""))
+        if self.role == "feature" and self.type == "str" and self.categories is None:
+            raise ValueError("a str feature is categorical and needs its categories, e.g. "
+                             "categories: [MALE, FEMALE] (values outside them are quarantined as "
+                             "unknown_category), or role: metadata")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min must be <= max, but got min={self.min}, max={self.max}")
         if (self.min is not None or self.max is not None) and self.type in ("str", "bool"):
@@ -69,6 +104,20 @@ class Column(_Frozen):
                 raise ValueError(f"column name {n!r} must be letters, digits and _ "
                                  "(a range is written pixel_{0..63})")
         return self
+
+    def is_categorical(self) -> bool:
+        return self.role == "feature" and (self.categories is not None or self.type == "bool")
+
+    def category_values(self) -> list[Scalar]:
+        """The declared categories in order (a bool column's are [False, True]): value i is code i."""
+        if self.categories is not None:
+            return list(self.categories)
+        return [False, True] if self.type == "bool" else []
+
+    def impute_strategy(self) -> str | None:
+        if self.missing != "impute":
+            return None
+        return self.impute or ("most_frequent" if self.is_categorical() else "median")
 
     def names(self) -> list[str]:
         m = _RANGE.search(self.name)
@@ -134,7 +183,7 @@ class Drift(_Frozen):
 class DatasetSpec(_Frozen):
     name: str
     task: Literal["classification", "regression"] = "classification"
-    bundled: Literal["digits", "drift_demo"] | None = Field(
+    bundled: Literal["digits", "drift_demo", "penguins"] | None = Field(
         default=None, description="write this bundled dataset's sources on first use")
     sources: list[Source] = Field(min_length=1)
     columns: list[Column] = Field(min_length=1)
@@ -179,6 +228,14 @@ class DatasetSpec(_Frozen):
 
     def imputed_features(self) -> list[str]:
         return [n for c in self.columns if c.role == "feature" and c.missing == "impute" for n in c.names()]
+
+    def feature_layout(self) -> list[dict]:
+        """What a model pipeline needs to know of each feature, in the order of the data's
+        columns: {name, kind (numeric | categorical), n_categories, impute (strategy or None)}."""
+        cols = self.expanded_columns()
+        return [{"name": n, "kind": "categorical" if cols[n].is_categorical() else "numeric",
+                 "n_categories": len(cols[n].category_values()), "impute": cols[n].impute_strategy()}
+                for n in self.feature_names()]
 
     def column_names(self) -> list[str]:
         out: list[str] = []

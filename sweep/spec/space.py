@@ -37,6 +37,10 @@ class Architecture(_Frozen):
     params: dict[str, Any] = Field(default_factory=dict, description="fixed hyperparameters")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="values to search")
     scale: bool = Field(False, description="standardise features (fit on the training subsample)")
+    encode: Literal["onehot", "ordinal", "native"] | None = Field(
+        None, description="how categorical features reach the estimator; default: native where the "
+        "estimator has it (HistGradientBoosting, LightGBM, XGBoost), ordinal for other tree models, "
+        "onehot for the rest")
     resources: Resources = Resources()
     time_limit_s: float | None = Field(None, gt=0, description="per configuration (all its rungs); "
                                        "overrides the space's time_limit_s")
@@ -108,6 +112,13 @@ class SearchSpace(_Frozen):
     @property
     def maximise(self) -> bool:
         return METRIC_MAXIMISE[self.metric]
+
+    def check_task(self, task: str) -> None:
+        """The frontier's metric must be one the dataset's task records (ValueError says which)."""
+        allowed = CLASSIFICATION if task == "classification" else REGRESSION
+        if self.metric not in allowed:
+            raise ValueError(f"metric {self.metric!r} is not a {task} metric; a {task} dataset records "
+                             f"{', '.join(allowed)}: set metric to one of them")
 
 
 def check_ladder(v: list) -> list:
