@@ -10,11 +10,12 @@ Written once, deterministically, on first use, with the faults real sources have
   of lab_a rows; a few rows with lab_a's features and a different label (conflicts).
 Counts are fixed (FAULTS) so the data report can be checked against them.
 
-Penguins (mixed types): the Palmer penguins (the `palmerpenguins` package ships them; 344
-rows, three seasons) as two field stations, hive-partitioned by `year`: `station_a` (2007,
-2008) with canonical names; `station_b` (2009) calling the bill columns `culmen_*` as the
-raw field sheets do and storing flipper length as text. Categorical `island`, `sex` and
-`species`; missing values as the data has them (2 rows without measurements, 11 without sex).
+Penguins (mixed types): the Palmer penguins' field data (the `palmerpenguins` package ships
+it; 344 birds, three seasons) as two stations, hive-partitioned by `season`: `station_a`
+(PAL0708, PAL0809) with the field sheet's column names ("Culmen Length (mm)", ...);
+`station_b` (PAL0910) with snake-case names and flipper length stored as text. Categorical
+island, sex, clutch completion and species; missing values as the data has them (2 birds
+without measurements, 11 without sex, 13-14 without isotope ratios).
 """
 
 from __future__ import annotations
@@ -129,24 +130,32 @@ def write_partitions(dest: Path, tables: dict[str, pa.Table]) -> None:
         raise
 
 
-def penguins_tables() -> dict[str, dict[str, pa.Table]]:
-    """{source: {partition: table}} of the Palmer penguins, split by season into two stations."""
-    from palmerpenguins import load_penguins
+_PENGUIN_COLUMNS = {  # the field sheet's names (station_a keeps them) -> snake case (station_b)
+    "Species": "species", "Island": "island", "Individual ID": "individual_id",
+    "Clutch Completion": "clutch_completion", "Date Egg": "date_egg",
+    "Culmen Length (mm)": "culmen_length_mm", "Culmen Depth (mm)": "culmen_depth_mm",
+    "Flipper Length (mm)": "flipper_length_mm", "Body Mass (g)": "body_mass_g", "Sex": "sex",
+    "Delta 15 N (o/oo)": "delta_15n", "Delta 13 C (o/oo)": "delta_13c",
+}
 
-    df = load_penguins()
+
+def penguins_tables() -> dict[str, dict[str, pa.Table]]:
+    """{source: {partition: table}} of the Palmer penguins' field data, by season in two stations."""
+    from palmerpenguins import load_penguins_raw
+
+    df = load_penguins_raw()
     out: dict[str, dict[str, pa.Table]] = {"station_a": {}, "station_b": {}}
-    for year, part in df.groupby("year", sort=True):
-        part = part.drop(columns=["year"]).reset_index(drop=True)
+    for season, part in df.groupby("studyName", sort=True):
+        part = part[list(_PENGUIN_COLUMNS)].reset_index(drop=True)
         cols = {c: part[c].to_numpy() for c in part.columns}
-        if int(year) == 2009:
-            cols["culmen_length_mm"] = cols.pop("bill_length_mm")
-            cols["culmen_depth_mm"] = cols.pop("bill_depth_mm")
+        if season == "PAL0910":
+            cols = {_PENGUIN_COLUMNS[c]: v for c, v in cols.items()}
             cols["flipper_length_mm"] = np.array(
                 [None if v != v else f"{v:.0f}" for v in cols["flipper_length_mm"]], dtype=object)
             source = "station_b"
         else:
             source = "station_a"
-        out[source][f"year={int(year)}"] = pa.table({c: _nullable(v) for c, v in cols.items()})
+        out[source][f"season={season}"] = pa.table({c: _nullable(v) for c, v in cols.items()})
     return out
 
 
