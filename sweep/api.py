@@ -139,13 +139,15 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         address: str | None = None, max_concurrent: int | None = None, smoke: bool = False,
         repeats: int | None = None, num_cpus: int | None = None, progress_stream=None,
         echo=print, argv: list[str] | None = None, storage: str | None = None,
-        connect_timeout_s: float = 30.0, extend: bool = False, _resume: Path | None = None) -> SweepResult:
+        connect_timeout_s: float = 30.0, extend: bool = False, exhaustive: bool = False,
+        _resume: Path | None = None) -> SweepResult:
     """Run a sweep end to end and return its result (see the module docstring).
 
     `address` connects to an existing Ray cluster; `storage` (a URI) receives a copy of the
     run directory when the run ends (sweep.storage). With `extend`, `out` is an existing run
     whose search space gained architectures, values or sample sizes: only the (config_id,
-    rung) pairs its ledger lacks run, and the frontier is rebuilt over all of them."""
+    rung) pairs its ledger lacks run, and the frontier is rebuilt over all of them.
+    `exhaustive` fits every pair whatever the space's `pruning:` says."""
     from . import data, report, runner, storage as store
     from .space import expand, ladder, sizes_for
 
@@ -155,7 +157,7 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         store.check(storage)
     previous: dict | None = None
     if _resume is not None:
-        run_dir, previous, space_path, sp, ds_path, ds, smoke, repeats = _load_for_resume(_resume)
+        run_dir, previous, space_path, sp, ds_path, ds, smoke, repeats, exhaustive = _load_for_resume(_resume)
     else:
         space_path, sp, ds_path, ds = resolve_specs(space, dataset)
     configs = expand(sp, smoke=smoke, repeats=repeats)
@@ -179,6 +181,7 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         "smoke": smoke, "repeats": repeats or sp.repeats, "seeds": sorted({c.seed for c in configs}),
         "split_seed": ds.split.seed, "metric": sp.metric, "time_axis": sp.time_axis,
         "address": address or "local", "storage": storage, "versions": _versions(),
+        "pruning": "none" if exhaustive else sp.pruning.policy,
     }
     if previous is not None:  # resume / extend: the run keeps its name, start and history
         manifest.update(run_name=previous.get("run_name", run_dir.name),
@@ -194,7 +197,8 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
     try:
         (run_dir / "spec.yaml").write_text(yaml.safe_dump(
             {"dataset": ds.model_dump(mode="json"), "search_space": sp.model_dump(mode="json"),
-             "smoke": smoke, "repeats": repeats or sp.repeats}, sort_keys=False), encoding="utf-8")
+             "smoke": smoke, "repeats": repeats or sp.repeats, "exhaustive": exhaustive},
+            sort_keys=False), encoding="utf-8")
         _write_json(run_dir / "manifest.json", manifest)
         started, ray_s = runner.start_ray(address, num_cpus, connect_timeout_s)
         manifest["ray_start_s"] = round(ray_s, 3)
@@ -221,21 +225,29 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
             for w in prepared.report["warnings"]:
                 echo(f"warning: {w}")
             drift_result, test_windows = _profile_drift(ds, prepared, run_dir, echo)
+            adaptive = not exhaustive and sp.pruning.policy != "none"
             echo(f"sweeping {len(configs)} configurations x {len(rungs)} rungs {rungs} "
-                 f"({len(configs) * len(rungs)} fits) -> {run_dir}")
+                 f"({'at most ' if adaptive else ''}{len(configs) * len(rungs)} fits"
+                 f"{'; adaptive: a configuration stops once it cannot reach the frontier' if adaptive else ''})"
+                 f" -> {run_dir}")
             impute = bool(ds.imputed_features())
             features = ds.feature_layout()
             progress = runner.Progress(len(configs), len(configs) * len(rungs), sp.metric, sp.maximise,
                                        stream=progress_stream)
             trials_started = True
+            pruning = None if exhaustive or sp.pruning.policy == "none" else {
+                "rule": sp.pruning.model_dump(), "metric": sp.metric, "time_axis": sp.time_axis,
+                "maximise": sp.maximise}
             manifest["trials_started_at_s"], wall = runner.run_trials(
-                configs, rungs, prepared, ds.task, run_dir, max_concurrent, progress, impute, features)
+                configs, rungs, prepared, ds.task, run_dir, max_concurrent, progress, impute, features, pruning)
             manifest["trials_wall_s"] = round(wall, 3)
             missing = runner.missing_pairs(run_dir, configs, rungs)
             if missing:  # Tune stopped early (an interrupt) without raising: never report it as done
                 raise RunInterrupted(run_dir, f"{len(missing)} (config_id, rung) pair(s) did not run")
             trials = runner.collect_results(run_dir, configs)
             _atomic_table(trials, run_dir)
+            stops = runner.collect_stops(run_dir)
+            _atomic_stops(stops, run_dir)
             front = report.frontier_of(trials, sp.metric, sp.time_axis, sp.maximise)
             cfg_dicts = {c.config_id: runner.configuration_dict(c, impute, features) for c in configs}
             front = report.score_frontier(front, cfg_dicts, prepared.X["train"], prepared.y["train"],
@@ -249,6 +261,7 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         manifest["ended_at"] = datetime.now(timezone.utc).isoformat()
         n_failed = int((trials["status"] != "ok").sum()) if not trials.empty else 0
         summary = _summary(trials, front, sp.metric, sp.time_axis, manifest, n_failed)
+        summary += _stops_summary(trials, stops, rungs, sp.time_axis)
         report.write_report(run_dir, trials, front, sp.metric, sp.time_axis, sp.maximise,
                             prepared.report, manifest, summary)
         _tensorboard_summary(run_dir, front, sp)
@@ -322,7 +335,7 @@ def resume(run_dir: str | Path, address: str | None = None, max_concurrent: int 
     """Continue a run whose driver died or was stopped: every (config_id, rung) in its ledger
     is kept and not recomputed; the rest runs (specs from RUN/spec.yaml, data checked
     against the run's fingerprint)."""
-    return run(address=address, max_concurrent=max_concurrent, num_cpus=num_cpus,
+    return run(address=address, max_concurrent=max_concurrent, num_cpus=num_cpus,  # exhaustive: as the run was
                progress_stream=progress_stream, echo=echo, argv=argv, storage=storage,
                connect_timeout_s=connect_timeout_s, _resume=Path(run_dir))
 
@@ -352,7 +365,8 @@ def _load_for_resume(path: Path):
     ds = DatasetSpec.model_validate(spec["dataset"])
     sp = SearchSpace.model_validate(spec["search_space"])
     return (run_dir, manifest, Path(manifest.get("space_file", spec_file)), sp,
-            Path(manifest.get("dataset_file", spec_file)), ds, bool(spec.get("smoke")), spec.get("repeats"))
+            Path(manifest.get("dataset_file", spec_file)), ds, bool(spec.get("smoke")), spec.get("repeats"),
+            bool(spec.get("exhaustive")))
 
 
 def _atomic_table(trials: pd.DataFrame, run_dir: Path) -> None:
@@ -362,6 +376,28 @@ def _atomic_table(trials: pd.DataFrame, run_dir: Path) -> None:
     tmp = run_dir / ".trials.csv.tmp"
     trials.to_csv(tmp, index=False)
     os.replace(tmp, run_dir / "trials.csv")
+
+
+def _atomic_stops(stops: pd.DataFrame, run_dir: Path) -> None:
+    """RUN/stopped.csv: the configurations the adaptive rule stopped (written only when any did)."""
+    if stops.empty:
+        return
+    tmp = run_dir / ".stopped.csv.tmp"
+    stops.to_csv(tmp, index=False)
+    os.replace(tmp, run_dir / "stopped.csv")
+
+
+def _stops_summary(trials: pd.DataFrame, stops: pd.DataFrame, rungs: list[int], time_axis: str) -> list[str]:
+    """'N configurations stopped early' and the compute saved against the exhaustive grid's estimate."""
+    from .prune import compute_saved
+
+    if stops.empty:
+        return []
+    saved = compute_saved(trials, stops, rungs, time_axis)
+    return [f"{len(stops)} configuration(s) stopped early by the adaptive rule (stopped.csv); compute saved: "
+            f"{saved['fits_saved']} of {saved['fits_exhaustive']} fits, about {saved['seconds_saved']:.1f} of "
+            f"{saved['seconds_exhaustive']:.1f} {time_axis} (the unfitted pairs estimated from each "
+            "architecture's cost slope)"]
 
 
 def _summary(trials: pd.DataFrame, front: pd.DataFrame, metric: str, time_axis: str, manifest: dict,
@@ -428,6 +464,9 @@ def rebuild_report(run_dir: str | Path) -> SweepResult:
                                  res.run_dir)
     n_failed = int((res.trials["status"] != "ok").sum())
     summary = _summary(res.trials, front, m["metric"], m["time_axis"], m, n_failed)
+    if (res.run_dir / "stopped.csv").exists() and m.get("rungs"):
+        stops = pd.read_csv(res.run_dir / "stopped.csv", dtype={"config_id": str})
+        summary += _stops_summary(res.trials, stops, m["rungs"], m["time_axis"])
     report.write_report(res.run_dir, res.trials, front, m["metric"], m["time_axis"], maximise,
                         res.data_report, m, summary)
     return SweepResult(res.run_dir, res.trials, front, m, res.data_report)

@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--smoke", action="store_true", help="a small grid that finishes in under a minute")
     r.add_argument("--extend", action="store_true", help="--out names an existing run whose space "
                    "gained architectures, values or sizes: run only the new (config_id, rung) pairs")
+    r.add_argument("--exhaustive", action="store_true", help="fit every (configuration, sample size) "
+                   "pair: no early stopping, whatever the space's `pruning:` says")
     r.add_argument("--debug", action="store_true", help="show tracebacks")
     r.set_defaults(func=_cmd_run)
 
@@ -153,7 +155,7 @@ def _cmd_run(args) -> int:
     result = api.run(args.space, dataset=args.dataset, out=args.out, address=args.address,
                      max_concurrent=args.max_concurrent, smoke=args.smoke, repeats=args.repeats,
                      num_cpus=args.num_cpus, argv=sys.argv, storage=args.storage,
-                     connect_timeout_s=args.connect_timeout, extend=args.extend)
+                     connect_timeout_s=args.connect_timeout, extend=args.extend, exhaustive=args.exhaustive)
     return _print_result(result)
 
 

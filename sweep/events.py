@@ -64,18 +64,23 @@ class ConfigEvents:
         from tensorboardX.summary import hparams as hp_summary
 
         self.writer = SummaryWriter(logdir=str(Path(root) / config_id), flush_secs=3600)
+        self._last_step = 0
         self.hparams = {k: hparam_value(v) for k, v in hparams.items()}
         _exp, ssi, _sei = hp_summary(self.hparams, {t: 0.0 for t in metric_tags})
         self.writer._get_file_writer().add_summary(ssi)
         self.writer.flush()
 
     def rung(self, step: int, values: dict[str, float]) -> None:
+        self._last_step = int(step)
         for tag, v in values.items():
             if v is not None and math.isfinite(v):  # e.g. roc_auc of an estimator without probabilities
                 self.writer.add_scalar(tag, float(v), global_step=int(step))
         self.writer.flush()
 
-    def close(self, ok: bool = True) -> None:
+    def close(self, ok: bool = True, stopped: bool = False) -> None:
+        """End the HParams session; its `outcome/stopped` metric (1: stopped early by the
+        adaptive rule, 0: ran to its last rung or failed) is a column of the HParams table."""
+        self.writer.add_scalar("outcome/stopped", 1.0 if stopped else 0.0, global_step=self._last_step)
         self.writer._get_file_writer().add_summary(_session_end(ok))
         self.writer.close()
 

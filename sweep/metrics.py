@@ -8,6 +8,9 @@ import numpy as np
 
 MAXIMISE = {"accuracy": True, "balanced_accuracy": True, "f1_macro": True, "roc_auc": True,
             "log_loss": False, "r2": True, "rmse": False, "mae": False}
+# The best value each metric can take: early stopping predicts gains as shares of the gap to it.
+IDEAL = {"accuracy": 1.0, "balanced_accuracy": 1.0, "f1_macro": 1.0, "roc_auc": 1.0, "log_loss": 0.0,
+         "r2": 1.0, "rmse": 0.0, "mae": 0.0}
 # roc_auc and log_loss need class probabilities: NaN (null) for estimators without them.
 CLASSIFICATION = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
 REGRESSION = ("r2", "rmse", "mae")

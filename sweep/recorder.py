@@ -47,9 +47,9 @@ class LocalSink:
         if self.writer is not None:
             self._events(self.writer.rung, n, values)
 
-    def close(self, ok: bool) -> None:
+    def close(self, ok: bool, stopped: bool = False) -> None:
         if self.writer is not None:
-            self._events(self.writer.close, ok)
+            self._events(self.writer.close, ok, stopped)
             self.writer = None
 
 
@@ -81,11 +81,11 @@ class RemoteSink:
         if self.events_dir:
             self.recorder.rung.remote(self.config_id, n, values)
 
-    def close(self, ok: bool) -> None:
+    def close(self, ok: bool, stopped: bool = False) -> None:
         import ray
 
         if self.events_dir:
-            ray.get(self.recorder.close.remote(self.config_id, ok))
+            ray.get(self.recorder.close.remote(self.config_id, ok, stopped))
 
 
 class Recorder:
@@ -110,10 +110,10 @@ class Recorder:
         if config_id in self.writers:
             self.writers[config_id].rung(n, values)
 
-    def close(self, config_id: str, ok: bool) -> bool:
+    def close(self, config_id: str, ok: bool, stopped: bool = False) -> bool:
         w = self.writers.pop(config_id, None)
         if w is not None:
-            w.close(ok=ok)
+            w.close(ok=ok, stopped=stopped)
         return True
 
 

@@ -125,7 +125,7 @@ class Progress:
         self.total_configs, self.total_rungs = total_configs, total_rungs
         self.metric, self.maximise = metric, maximise
         self.stream = stream or sys.stderr
-        self.rungs = self.configs_done = self.failed = self.running = 0
+        self.rungs = self.configs_done = self.failed = self.running = self.stopped = 0
         self.left = dict(rungs_per_config or {})  # config_id -> rungs still to report
         self.best: float | None = None
         self.best_cfg = ""
@@ -141,9 +141,11 @@ class Progress:
     def result(self, result: dict) -> None:
         self.rungs += 1
         cid = result.get("config_id")
+        if result.get("stopped"):
+            self.stopped += 1
         if cid in self.left:
             self.left[cid] -= 1
-            if self.left[cid] == 0 or result.get("status") != "ok":
+            if self.left[cid] == 0 or result.get("status") != "ok" or result.get("stopped"):
                 del self.left[cid]
                 self.configs_done += 1
         if result.get("status") != "ok":
@@ -159,7 +161,7 @@ class Progress:
         best = f"best val_{self.metric} {self.best:.4f} ({self.best_cfg})" if self.best is not None else "no result yet"
         return (f"[{time.perf_counter() - self.t0:6.1f}s] rungs {self.rungs}/{self.total_rungs} | "
                 f"configs done {self.configs_done}/{self.total_configs}, trials running {self.running}, "
-                f"failed {self.failed} | {best}")
+                f"failed {self.failed}" + (f", stopped early {self.stopped}" if self.stopped else "") + f" | {best}")
 
     def show(self, force: bool = False) -> None:
         if self.stream is None:
@@ -204,10 +206,13 @@ def _callback(progress: Progress):
 
 def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepared, task: str,
                run_dir: Path, max_concurrent: int | None, progress: Progress, impute: bool = False,
-               features: list[dict] | None = None) -> tuple[float, float]:
+               features: list[dict] | None = None, pruning: dict | None = None) -> tuple[float, float]:
     """Run every (config_id, rung) the ledger lacks as Tune trials.
 
-    Returns (epoch seconds when the trial phase started, its wall seconds)."""
+    With `pruning` ({rule, metric, time_axis, maximise}; sweep.referee), a Referee actor
+    replays the ledger, then records every rung and stops configurations early; stopped
+    configurations are final, like failed ones. Returns (epoch seconds when the trial phase
+    started, its wall seconds)."""
     from ray import tune
 
     run_dir = Path(run_dir).resolve()
@@ -216,6 +221,14 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
         print("warning: the ledger's last line was torn (a crash mid-write); it is ignored",
               file=sys.stderr)
     records, _ = ledger.read(ledger_path)
+    referee = None
+    if pruning is not None:
+        from .referee import start_referee
+
+        referee = start_referee({c.config_id: list(rungs) for c in configs},
+                                {c.config_id: c.architecture for c in configs}, pruning["maximise"],
+                                pruning["rule"], pruning["metric"], pruning["time_axis"], ledger_path, records)
+        records, _ = ledger.read(ledger_path)  # with the stops the replay made durable
     latest = ledger.latest(records)
     final = {cid for (cid, _), r in latest.items() if r.get("status") != "ok"}  # failed / timed out
     items = []
@@ -227,6 +240,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
             items.append({"config": configuration_dict(cfg, impute, features), "rungs": todo,
                           "cost": expected_cost(cfg) * sum(todo) / rungs[-1]})
     if not items:
+        _kill(referee)
         return time.time(), 0.0
     import ray
 
@@ -234,7 +248,9 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     # Pack only large grids: on 2 cores, packing the reference grid's 20 configurations into
     # 4 x cores = 8 trials ran slower (wall 31.7 s against 25.9 s unpacked, same machine), as
     # fixed packs balance worse than Tune handing out one configuration at a time.
-    plan = pack(items, min_trials=PACK_ABOVE_PER_CORE * cores)
+    # An adaptive sweep starts with the cheapest configurations, so that the frontier that
+    # judges the expensive ones is already there when they run (sweep.prune).
+    plan = pack(items, min_trials=PACK_ABOVE_PER_CORE * cores, cheapest_first=pruning is not None)
     progress.left = {i["config"]["config_id"]: len(i["rungs"]) for i in items}
     data = {"X_train": prepared.X["train"], "y_train": prepared.y["train"],
             "X_val": prepared.X["validation"], "y_val": prepared.y["validation"]}
@@ -246,7 +262,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     trainable = tune.with_parameters(_entry(), data=data, plan=plan, task=task,
                                      ledger_path=ledger_path,
                                      events_dir=str(run_dir / "tensorboard"), recorder=recorder,
-                                     driver_node=ray.get_runtime_context().get_node_id())
+                                     driver_node=ray.get_runtime_context().get_node_id(), referee=referee)
     res = {key: {"cpu": pack_[0]["config"]["cpu"], "gpu": pack_[0]["config"]["gpu"]} for key, pack_ in plan.items()}
     trainable = tune.with_resources(trainable, lambda spec: res[spec["trial"]])
     _plain_actor_env()
@@ -272,11 +288,18 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
         grid = tuner.fit()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        _kill(referee)
     wall = time.perf_counter() - t0
     progress.end()
     _raise_write_errors(grid, run_dir)
     _record_dead_trials(grid, plan, ledger_path)
     return started_at, wall
+
+
+def _kill(actor) -> None:
+    if actor is not None:
+        import ray
+        ray.kill(actor)
 
 
 def _plain_actor_env() -> None:
@@ -344,29 +367,48 @@ def _record_dead_trials(grid, plan: dict, ledger_path: str) -> None:
 PACK_ABOVE_PER_CORE = 16  # >= 4 x cores trials always remain (DESIGN.md)
 
 
-def pack(items: list[dict], min_trials: int) -> dict[str, list[dict]]:
+def pack(items: list[dict], min_trials: int, cheapest_first: bool = False) -> dict[str, list[dict]]:
     """Trials for the configurations, longest expected first.
 
-    Each configuration is its own trial while there are at most `min_trials` of them. With more, cheap configurations share trials: within each resource shape the
-    items go, most expensive first, to the trial with the least expected work so far (LPT),
-    into as many trials as that shape's share of `min_trials` (never fewer). A trial's key
-    is its first configuration's id; trials are ordered by expected work, longest first.
+    Each configuration is its own trial while there are at most `min_trials` of them. With
+    more, cheap configurations share trials: within each resource shape the items go, most
+    expensive first, to the trial with the least expected work so far (LPT), into as many
+    trials as that shape's share of `min_trials` (never fewer). A trial's key is its first
+    configuration's id; trials are ordered by expected work, longest first.
+
+    With `cheapest_first` (adaptive sweeps) the configurations run cheapest first instead:
+    each shape's items, ascending by expected work, are cut into that many contiguous
+    chunks, and the trials go in that order, so what runs first is what is cheapest.
     """
     shapes: dict[tuple, list[dict]] = {}
-    for it in sorted(items, key=lambda i: -i["cost"]):
+    for it in sorted(items, key=lambda i: i["cost"] if cheapest_first else -i["cost"]):
         shapes.setdefault((it["config"]["cpu"], it["config"]["gpu"]), []).append(it)
     bins: list[tuple[float, list[dict]]] = []
     for group in shapes.values():
         n = len(group) if len(items) <= min_trials else \
             max(1, min(len(group), math.ceil(min_trials * len(group) / len(items))))
+        if cheapest_first:
+            size = math.ceil(len(group) / n)
+            bins.extend((sum(i["cost"] for i in group[k:k + size]), group[k:k + size])
+                        for k in range(0, len(group), size))
+            continue
         loads = [[0.0, []] for _ in range(n)]
         for it in group:
             target = min(loads, key=lambda b: b[0])
             target[0] += it["cost"]
             target[1].append(it)
         bins.extend((load, members) for load, members in loads if members)
-    bins.sort(key=lambda b: -b[0])
+    bins.sort(key=lambda b: b[0] if cheapest_first else -b[0])
     return {members[0]["config"]["config_id"]: members for _, members in bins}
+
+
+def trial_order(configs: list[Configuration], rungs: list[int], cores: int, adaptive: bool) -> list[str]:
+    """The order in which run_trials hands configurations to Tune (its trials in order, each
+    trial's configurations in order): what sweep.prune.simulate should replay."""
+    items = [{"config": {"config_id": c.config_id, "cpu": c.cpu, "gpu": c.gpu},
+              "cost": expected_cost(c) * sum(rungs) / rungs[-1]} for c in configs]
+    plan = pack(items, min_trials=PACK_ABOVE_PER_CORE * cores, cheapest_first=adaptive)
+    return [it["config"]["config_id"] for members in plan.values() for it in members]
 
 
 def _entry():
@@ -393,6 +435,8 @@ def collect_results(run_dir: Path, configs: list[Configuration]) -> pd.DataFrame
     latest = ledger.latest(records)
     rows = []
     for (cid, rung), rec in sorted(latest.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if rec.get("status") == "stopped":
+            continue  # a decision not to fit, not a fitted pair: see collect_stops
         cfg = by_id.get(cid)
         row = {
             "config_id": cid, "group_id": rec.get("group_id"), "trial_id": rec.get("trial_id", ""),
@@ -405,6 +449,20 @@ def collect_results(run_dir: Path, configs: list[Configuration]) -> pd.DataFrame
         row.update({k: rec.get(k) for k in TAIL_COLUMNS})
         rows.append(row)
     return trials_frame(rows)
+
+
+STOP_COLUMNS = ["config_id", "group_id", "architecture", "stopped_after", "next_rung", "reason", "params_json"]
+
+
+def collect_stops(run_dir: Path) -> pd.DataFrame:
+    """The stopped configurations (sweep.referee), one row each: the rung it stopped after,
+    the rung it did not fit, and the reason (RUN/stopped.csv)."""
+    records, _ = ledger.read(run_dir / "ledger.jsonl")
+    rows = [{"config_id": r["config_id"], "group_id": r.get("group_id"), "architecture": r.get("architecture"),
+             "stopped_after": r.get("stopped_after"), "next_rung": int(r["rung"]), "reason": r.get("reason", ""),
+             "params_json": json.dumps(r.get("params", {}), sort_keys=True)}
+            for r in ledger.latest(records).values() if r.get("status") == "stopped"]
+    return pd.DataFrame(rows, columns=STOP_COLUMNS).sort_values("config_id", ignore_index=True)
 
 
 def trials_frame(rows: list[dict]) -> pd.DataFrame:

@@ -70,3 +70,28 @@ class FlakyClassifier(MajorityClassifier):
                 fh.write("failed once\n")
             raise RuntimeError("flaky: the first fit fails")
         return super().fit(X, y)
+
+
+class SlowTreeClassifier(ClassifierMixin, BaseEstimator):
+    """A decision tree of `max_depth` that sleeps `delay` seconds per 100 training rows in fit
+    (its cost grows with the sample, its accuracy with depth and sample): for early stopping.
+    With `log_path`, every fit start is appended there ("pid n max_depth delay")."""
+
+    def __init__(self, max_depth: int | None = None, delay: float = 0.01, log_path: str | None = None):
+        self.max_depth = max_depth
+        self.delay = delay
+        self.log_path = log_path
+
+    def fit(self, X, y):
+        from sklearn.tree import DecisionTreeClassifier
+
+        if self.log_path:
+            with open(self.log_path, "a", encoding="utf-8") as fh:
+                fh.write(f"{os.getpid()} {len(y)} {self.max_depth} {self.delay}\n")
+        time.sleep(self.delay * len(y) / 100)
+        self.tree_ = DecisionTreeClassifier(max_depth=self.max_depth, random_state=0).fit(X, y)
+        self.classes_ = self.tree_.classes_
+        return self
+
+    def predict(self, X):
+        return self.tree_.predict(X)

@@ -27,11 +27,13 @@ def scalar_tags(task: str) -> list[str]:
 
 def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: str,
               events_dir: str | None, report=None, trial_id: str = "", node_id: str = "",
-              sink=None) -> list[dict]:
+              sink=None, referee=None) -> list[dict]:
     """Run the given rungs of one configuration; returns the records written.
 
     `sink` (sweep.recorder) takes the ledger records and TensorBoard scalars; by default
-    this process writes them to `ledger_path` and `events_dir` itself."""
+    this process writes them to `ledger_path` and `events_dir` itself. With a `referee`
+    (sweep.referee), each rung's record goes to it instead: it appends the record and says
+    whether the configuration goes on (early stopping)."""
     from threadpoolctl import threadpool_limits
 
     from .recorder import LocalSink
@@ -44,6 +46,7 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
     sink.open(cfg["config_id"], hp, scalar_tags(task))
     out: list[dict] = []
     guard = _TimeLimit(cfg, sink, report, trial_id, node_id)
+    stopped = False
     try:
         for n in rungs:
             guard.rung = int(n)
@@ -52,17 +55,22 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
             with guard.lock:
                 if guard.fired:
                     break
-                sink.append(rec)  # durable before anything else
+                if referee is not None:
+                    import ray
+                    decision = ray.get(referee.report.remote(rec))  # durable, then judged
+                    stopped = rec["status"] == "ok" and not decision["go_on"] and decision["next_rung"] is not None
+                else:
+                    sink.append(rec)  # durable before anything else
             out.append(rec)
             if rec["status"] == "ok":
                 sink.rung(n, {k: rec[k] for k in scalar_tags(task)})
             if report is not None:
-                report(_reportable(rec))
-            if rec["status"] != "ok":
-                break  # larger samples of a configuration that failed are not tried
+                report(_reportable(rec) | ({"stopped": 1} if stopped else {}))
+            if rec["status"] != "ok" or stopped:
+                break  # larger samples of a configuration that failed or was stopped are not tried
     finally:
         guard.cancel()
-        sink.close(ok=bool(out) and all(r["status"] == "ok" for r in out))
+        sink.close(ok=bool(out) and all(r["status"] == "ok" for r in out), stopped=stopped)
     return out
 
 
@@ -151,7 +159,7 @@ def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, li
 
 
 def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledger_path: str,
-                   events_dir: str | None, recorder=None, driver_node: str = "") -> None:
+                   events_dir: str | None, recorder=None, driver_node: str = "", referee=None) -> None:
     """Entry point given to Tune (via tune.with_parameters: data by reference). A trial runs
     one configuration, or a pack of cheap ones one after another, each with its own
     config_id, ledger records and TensorBoard run. On a node other than the driver's, the
@@ -173,4 +181,4 @@ def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledg
         todo = [n for n in item["rungs"] if n not in recorded]
         if todo:
             run_rungs(cfg, data, todo, task, ledger_path, events_dir, report=tune.report,
-                      trial_id=trial_id, node_id=node_id, sink=sink)
+                      trial_id=trial_id, node_id=node_id, sink=sink, referee=referee)

@@ -72,14 +72,15 @@ def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, metri
     col = f"val_{metric}"
     curves = pareto.learning_curves(ok, col, time_axis, maximise) if not ok.empty else None
     slopes = pareto.cost_slopes(ok, time_axis) if not ok.empty else None
+    top = int(ok["n_train"].max()) if not ok.empty else None
     if curves is not None:
         _atomic(run_dir / "learning_curves.png",
-                lambda p: learning_curves_png(curves, slopes, metric, time_axis, p))
+                lambda p: learning_curves_png(curves, slopes, metric, time_axis, p, top))
     rows = frontier_rows(front, metric, time_axis)
     figures = [("pareto", pareto_figure(ok, front, metric, time_axis, maximise,
                                         _keys_of(points[points["not_separable"]])))]
     if not ok.empty:
-        figures += zip(("learning", "cost"), curves_figures(curves, slopes, metric, time_axis))
+        figures += zip(("learning", "cost"), curves_figures(curves, slopes, metric, time_axis, top))
         worst = ok[col].min() if maximise else ok[col].max()
         ref_t = float(ok[time_axis].max()) * 2
         curve = pareto.hypervolume_curve(ok, col, time_axis, float(worst), ref_t, maximise)
@@ -88,8 +89,13 @@ def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, metri
     drift_html, advice = _drift(run_dir, front, metric, maximise)
     if advice:
         summary = summary + [f"drift: {advice}"]
+    stopped = pd.read_csv(run_dir / "stopped.csv", dtype={"config_id": str}) \
+        if (run_dir / "stopped.csv").exists() else None
+    stopped_rows = None if stopped is None else \
+        stopped[["config_id", "architecture", "stopped_after", "reason"]].to_dict("records")
     text = html_report.render(run_dir, f"sweep report — {manifest.get('run_name', run_dir.name)}",
-                              rows, trials, data_report, manifest, summary, figures, plotly_js(), drift_html)
+                              rows, trials, data_report, manifest, summary, figures, plotly_js(), drift_html,
+                              stopped_rows)
     _atomic(run_dir / "report.html", lambda p: p.write_text(text, encoding="utf-8"))
     return run_dir / "report.html"
 

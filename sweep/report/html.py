@@ -59,7 +59,8 @@ document.querySelectorAll('#pareto .main-svg').length>0?'yes':'no');s.textConten
 
 def render(run_dir: Path, title: str, frontier_rows: list[dict], trials: pd.DataFrame,
            data_report: dict, manifest: dict, summary: list[str],
-           figures: list[tuple[str, dict]] | None = None, plotly_js: str = "", drift_html: str = "") -> str:
+           figures: list[tuple[str, dict]] | None = None, plotly_js: str = "", drift_html: str = "",
+           stopped_rows: list[dict] | None = None) -> str:
     from .interactive import embed
     failed = trials[trials["status"] != "ok"] if not trials.empty else trials
     failed_rows = [{"config_id": r.config_id, "architecture": r.architecture, "rung": r.rung,
@@ -91,6 +92,10 @@ def render(run_dir: Path, title: str, frontier_rows: list[dict], trials: pd.Data
         "<h2>Hypervolume against compute</h2>",
         *(embed(div, fig) for div, fig in (figures or []) if div == "hypervolume"),
         drift_html,
+        *(["<h2>Stopped early</h2>",
+           "<p class=note>Configurations the adaptive rule stopped: none of their remaining sample "
+           "sizes could reach the frontier (pruning: pareto; sweep run --exhaustive fits every pair).</p>",
+           _table(stopped_rows, None)] if stopped_rows else []),
         "<h2>Failed trials</h2>",
         _table(failed_rows, None),
         "<h2>Data</h2>",

@@ -51,14 +51,21 @@ def _keys(front: pd.DataFrame) -> set:
     return {(cid, int(r)) for cs, r in zip(front["config_id"].astype(str), front["rung"]) for cid in cs.split(";")}
 
 
-def curves_figures(curves: pd.DataFrame, slopes: pd.DataFrame, metric: str, time: str) -> tuple[dict, dict]:
-    """(learning curves, cost curves) with 95% error bars (zero with one seed)."""
+def curves_figures(curves: pd.DataFrame, slopes: pd.DataFrame, metric: str, time: str,
+                   top: int | None = None) -> tuple[dict, dict]:
+    """(learning curves, cost curves) with 95% error bars (zero with one seed). A curve that
+    ends before the top rung `top` (its configurations stopped early) ends in a cross and
+    says so in its name."""
     col = f"val_{metric}"
     slope = dict(zip(slopes["architecture"], slopes["slope"]))
     learn, cost = [], []
     for arch, c in curves.groupby("architecture", sort=True):
         x = c["n_train"].tolist()
-        learn.append({"type": "scatter", "mode": "lines+markers", "name": str(arch), "x": x, "y": c[col].tolist(),
+        early = top is not None and x and x[-1] < top
+        symbols = ["circle"] * (len(x) - 1) + ["x" if early else "circle"]
+        learn.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": c[col].tolist(),
+                      "name": f"{arch} (stopped after n={x[-1]})" if early else str(arch),
+                      "marker": {"symbol": symbols, "size": [6] * (len(x) - 1) + [11 if early else 6]},
                       "error_y": {"type": "data", "array": c[f"{col}_ci"].tolist(), "visible": True}})
         cost.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": c[time].tolist(),
                      "name": f"{arch} (slope {slope.get(arch, float('nan')):.2f})",

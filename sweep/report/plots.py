@@ -39,7 +39,7 @@ def pareto_png(points: pd.DataFrame, front: pd.DataFrame, metric: str, time: str
 
 
 def learning_curves_png(curves: pd.DataFrame, slopes: pd.DataFrame, metric: str, time: str,
-                        path: Path) -> Path:
+                        path: Path, top: int | None = None) -> Path:
     """Learning curves (metric against n_train, with 95% bands when there are seeds) and cost
     curves (time against n_train, log-log, with each architecture's fitted slope)."""
     plt = _plt()
@@ -47,7 +47,11 @@ def learning_curves_png(curves: pd.DataFrame, slopes: pd.DataFrame, metric: str,
     slope = dict(zip(slopes["architecture"], slopes["slope"]))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=110)
     for arch, c in curves.groupby("architecture", sort=True):
-        line = a1.plot(c["n_train"], c[col], marker="o", label=arch)[0]
+        early = top is not None and len(c) and int(c["n_train"].iloc[-1]) < top
+        line = a1.plot(c["n_train"], c[col], marker="o",
+                       label=f"{arch} (stopped after n={int(c['n_train'].iloc[-1])})" if early else arch)[0]
+        if early:
+            a1.plot(c["n_train"].iloc[-1:], c[col].iloc[-1:], marker="X", markersize=11, color=line.get_color())
         a1.fill_between(c["n_train"], c[col] - c[f"{col}_ci"], c[col] + c[f"{col}_ci"],
                         color=line.get_color(), alpha=0.2)
         a2.errorbar(c["n_train"], c[time], yerr=c[f"{time}_ci"], marker="o", color=line.get_color(),

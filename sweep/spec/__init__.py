@@ -2,10 +2,10 @@
 
 from .dataset import Column, DatasetSpec, Dedup, Drift, Label, Rules, Source, Split, is_uri, load_dataset
 from .space import (CLASSIFICATION_METRICS, METRIC_MAXIMISE, REGRESSION_METRICS, Architecture,
-                    Resources, SearchSpace, Smoke, load_space)
+                    Pruning, Resources, SearchSpace, Smoke, load_space)
 
 __all__ = [
     "Column", "DatasetSpec", "Dedup", "Drift", "Label", "Rules", "Source", "Split", "is_uri", "load_dataset",
-    "Architecture", "Resources", "SearchSpace", "Smoke", "load_space",
+    "Architecture", "Pruning", "Resources", "SearchSpace", "Smoke", "load_space",
     "METRIC_MAXIMISE", "CLASSIFICATION_METRICS", "REGRESSION_METRICS",
 ]

@@ -75,6 +75,19 @@ class Smoke(_Frozen):
     max_configs_per_architecture: int = Field(2, ge=1)
 
 
+class Pruning(_Frozen):
+    """Early stopping over sample size (sweep.prune): `policy: pareto` stops a configuration
+    once none of its remaining rungs could still reach the frontier; `none` fits every pair."""
+
+    policy: Literal["pareto", "none"] = "none"
+    margin: float = Field(0.02, ge=0, le=1, description="optimism added to a predicted gain: a share "
+                          "of the gap to the metric's best value (1 for accuracy, 0 for rmse)")
+    min_results: int = Field(1, ge=1, le=1000, description="gains seen between two sample sizes "
+                             "before a configuration may be stopped there")
+    curves: Literal["ends", "full"] = Field(
+        "ends", description="full: each architecture's best configuration so far goes on to the top rung")
+
+
 class SearchSpace(_Frozen):
     name: str
     dataset: str | None = Field(None, description="default dataset spec, relative to this file")
@@ -89,6 +102,7 @@ class SearchSpace(_Frozen):
     max_failures: int = Field(1, ge=0, le=10, description="retries of a fit that raises")
     time_limit_s: float | None = Field(None, gt=0, description="seconds per configuration (all its "
                                        "rungs); past it the configuration is recorded as timed_out")
+    pruning: Pruning = Pruning()
 
     @field_validator("sample_sizes")
     @classmethod
