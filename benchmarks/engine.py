@@ -100,7 +100,7 @@ def _sweep_once(out: Path, args, expected: dict) -> dict:
     """One `sweep.run` of the grid, its accuracies checked against the serial run."""
     import sweep
 
-    res = sweep.run(SPACE, out=out, smoke=args.smoke, repeats=args.repeats,
+    res = sweep.run(SPACE, out=out, smoke=args.smoke, repeats=args.repeats, exhaustive=True,
                     echo=lambda *a: None, progress_stream=open(os.devnull, "w"))
     ledger = [json.loads(line) for line in (res.run_dir / "ledger.jsonl").read_text().splitlines()]
     started = res.manifest["trials_started_at_s"]

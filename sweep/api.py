@@ -262,6 +262,10 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         n_failed = int((trials["status"] != "ok").sum()) if not trials.empty else 0
         summary = _summary(trials, front, sp.metric, sp.time_axis, manifest, n_failed)
         summary += _stops_summary(trials, stops, rungs, sp.time_axis)
+        if not stops.empty:
+            from .prune import compute_saved
+            manifest["stopped"] = {"configurations": len(stops),
+                                   **{k: round(v, 3) for k, v in compute_saved(trials, stops, rungs, sp.time_axis).items()}}
         report.write_report(run_dir, trials, front, sp.metric, sp.time_axis, sp.maximise,
                             prepared.report, manifest, summary)
         _tensorboard_summary(run_dir, front, sp)
@@ -364,9 +368,11 @@ def _load_for_resume(path: Path):
     spec = yaml.safe_load(spec_file.read_text())
     ds = DatasetSpec.model_validate(spec["dataset"])
     sp = SearchSpace.model_validate(spec["search_space"])
+    # A run from before `pruning:` existed fitted every pair: it resumes the same way.
+    exhaustive = bool(spec.get("exhaustive")) or "pruning" not in spec["search_space"]
     return (run_dir, manifest, Path(manifest.get("space_file", spec_file)), sp,
             Path(manifest.get("dataset_file", spec_file)), ds, bool(spec.get("smoke")), spec.get("repeats"),
-            bool(spec.get("exhaustive")))
+            exhaustive)
 
 
 def _atomic_table(trials: pd.DataFrame, run_dir: Path) -> None:

@@ -36,3 +36,13 @@ def test_ingest_smoke():
         assert key in out, key
     assert out["read_tasks"] >= out["file_partitions"] == 30
     assert out["rows_kept"] == 20_000 - 200 - 100
+
+
+def test_pruning_smoke():
+    out = _run("pruning.py", "--smoke", "--cores", "2")
+    for key in ("sim_hv_ratio_median", "sim_hv_ratio_worst", "sim_compute_ratio_median", "sim_dominated_by_halving",
+                "live_ratio_adaptive_over_exhaustive", "live_ratio_adaptive_over_joblib", "live_hv_ratio"):
+        assert key in out, key
+    assert out["tables"] == 4 and len(out["per_table"]) == 4      # default, reference, 2 random grids
+    assert 0 < out["sim_compute_ratio_median"] <= 1 and 0 < out["sim_hv_ratio_worst"] <= 1.0 + 1e-9
+    assert out["live_fits_adaptive"] <= out["live_fits_exhaustive"]

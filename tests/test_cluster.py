@@ -39,7 +39,7 @@ def cluster():
 def local_run(tmp_path_factory):
     """The same smoke sweep on a local Ray of its own (the reference for identical metrics)."""
     out = tmp_path_factory.mktemp("local") / "run"
-    r = run_cli("run", SMOKE_SPACE, "--smoke", "--num-cpus", "2", "--out", str(out))
+    r = run_cli("run", SMOKE_SPACE, "--smoke", "--exhaustive", "--num-cpus", "2", "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
     return out
 
@@ -52,7 +52,7 @@ def _metrics(run_dir: Path) -> pd.DataFrame:
 
 def test_run_with_address_spreads_over_both_nodes(cluster, local_run, tmp_path):
     out = tmp_path / "run"
-    r = run_cli("run", SMOKE_SPACE, "--smoke", "--address", cluster.address, "--out", str(out),
+    r = run_cli("run", SMOKE_SPACE, "--smoke", "--exhaustive", "--address", cluster.address, "--out", str(out),
                 env=cluster.env)
     assert r.returncode == 0, r.stderr[-3000:] + cluster.log_tail()
     t = pd.read_parquet(out / "trials.parquet")
@@ -268,6 +268,7 @@ def test_lost_worker_node_trials_retried_on_the_rest(tmp_path, digits_spec):
         c.start_head(num_cpus=1)
         worker = c.add_worker(num_cpus=1)
         space = {"name": "nodeloss", "dataset": str(digits_spec), "sample_sizes": [0.2, 0.5, 1.0],
+                 "pruning": {"policy": "none"},
                  "architectures": [{"name": "slow", "estimator": "sweep.testing.SlowClassifier",
                                     "grid": {"delay": [0.5, 0.51, 0.52, 0.53, 0.54, 0.55]}}]}
         p = tmp_path / "space.yaml"

@@ -235,6 +235,7 @@ def _space(tmp_path, spec: str, name: str) -> str:
     p = tmp_path / f"{name}.yaml"
     p.write_text(yaml.safe_dump({
         "name": name, "dataset": spec, "metric": "accuracy", "sample_sizes": [0.5, 1.0],
+        "pruning": {"policy": "none"},
         "architectures": [{"name": "logreg", "estimator": "sklearn.linear_model.LogisticRegression",
                            "scale": True, "params": {"max_iter": 300}, "grid": {"C": [0.1, 1.0]}}]}))
     return str(p)

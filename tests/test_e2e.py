@@ -34,7 +34,8 @@ def brute_frontier(df, metric="val_accuracy", time="train_time_s"):
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory, digits_spec):
     out = tmp_path_factory.mktemp("smoke") / "run"
-    proc = run_cli("run", "--smoke", "--dataset", str(digits_spec), "--out", str(out), timeout=600)
+    proc = run_cli("run", "--smoke", "--exhaustive", "--dataset", str(digits_spec), "--out", str(out),
+                   timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out, proc
 
@@ -99,7 +100,7 @@ def test_tensorboard_has_a_scalar_series_per_configuration(smoke_run):
 
 
 def test_api_run_and_load(tmp_path, ray_session, space_file):
-    space = {"name": "api", "sample_sizes": [0.3, 1.0], "architectures": [
+    space = {"name": "api", "sample_sizes": [0.3, 1.0], "pruning": {"policy": "none"}, "architectures": [
         {"name": "lr", "estimator": "sklearn.linear_model.LogisticRegression", "scale": True,
          "params": {"max_iter": 200}, "grid": {"C": [0.1, 1.0]}},
         {"name": "broken", "estimator": "sweep.testing.FailingClassifier"}]}
@@ -119,7 +120,8 @@ def test_api_run_and_load(tmp_path, ray_session, space_file):
 
 def test_same_config_ids_in_separate_runs(smoke_run, tmp_path, ray_session, digits_spec):
     out, _ = smoke_run
-    res = sweep.run(smoke=True, dataset=digits_spec, out=tmp_path / "again", progress_stream=open("/dev/null", "w"),
+    res = sweep.run(smoke=True, exhaustive=True, dataset=digits_spec, out=tmp_path / "again",
+                    progress_stream=open("/dev/null", "w"),
                     echo=lambda *a: None)
     first = pd.read_parquet(out / "trials.parquet")
     assert set(res.trials["config_id"]) == set(first["config_id"])
@@ -163,7 +165,7 @@ def test_report_budget_query_matches_a_scan(smoke_run):
 
 
 def test_repeats_give_intervals_knee_and_budget(tmp_path, ray_session, digits_spec):
-    res = sweep.run(smoke=True, repeats=2, dataset=digits_spec, out=tmp_path / "rep",
+    res = sweep.run(smoke=True, repeats=2, exhaustive=True, dataset=digits_spec, out=tmp_path / "rep",
                     progress_stream=open("/dev/null", "w"), echo=lambda *a: None)
     front = res.frontier
     assert (front["n_seeds"] == 2).all()
@@ -192,7 +194,8 @@ def test_repeats_give_intervals_knee_and_budget(tmp_path, ray_session, digits_sp
 def test_default_sweep_with_repeats_and_budget_one_second(tmp_path, digits_spec):
     """The reporter's acceptance check on the default grid: `--repeats 2`, then `--budget 1`."""
     out = tmp_path / "default"
-    proc = run_cli("run", "--repeats", "2", "--dataset", str(digits_spec), "--out", str(out), timeout=900)
+    proc = run_cli("run", "--repeats", "2", "--exhaustive", "--dataset", str(digits_spec), "--out", str(out),
+                   timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = proc.stdout.split("Pareto frontier", 1)[1]
     assert "\n*" in table and " ± " in table                # the knee is printed; points carry intervals

@@ -41,7 +41,7 @@ def penguins(tmp_path_factory):
     check = run_cli("data", "check", str(ds_path), "--out", str(tmp / "check"), timeout=300)
     assert check.returncode == 0, check.stdout + check.stderr
     out = tmp / "run"
-    proc = run_cli("run", str(sp_path), "--out", str(out), timeout=600)
+    proc = run_cli("run", str(sp_path), "--exhaustive", "--out", str(out), timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return ds_path, sp_path, out, check
 

@@ -226,3 +226,28 @@ def test_domination_checks_match_brute_force(pts, query):
         front = frontier_mask([p[0] for p in pts], [p[1] for p in pts])
         # every frontier point that dominates the query is named (equal points once)
         assert {v for _, v in got} == {pts[i] for i in range(len(pts)) if front[i] and (f"c{i}", 1) in brute}
+
+
+def test_adaptive_is_the_default_and_the_default_space_says_so():
+    from conftest import REPO
+    from sweep.spec import SearchSpace, load_space
+
+    assert load_space(REPO / "search_spaces" / "default.yaml").pruning.policy == "pareto"
+    bare = SearchSpace.model_validate({"name": "x", "sample_sizes": [0.5, 1.0], "architectures": [
+        {"name": "lr", "estimator": "sklearn.linear_model.LogisticRegression"}]})
+    assert bare.pruning.policy == "pareto" and bare.pruning.margin == 0.02 and bare.pruning.curves == "ends"
+
+
+def test_gains_are_shares_of_the_gap_to_the_ideal():
+    """With an ideal value (accuracy: 1), a gain seen from 0.5 to 0.75 (half the gap closed)
+    predicts 0.9 -> 0.95 for another configuration, not 0.9 -> 1.15."""
+    ladders = {"a": [10, 20], "b": [10, 20], "fast": [10, 20]}
+    archs = {c: "x" for c in ladders}
+    judge = Judge(ladders, archs, rule=Rule(margin=0.0), metric_name="val_accuracy", ideal=1.0)
+    judge.observe("a", 10, 0.5, 0.01)
+    judge.observe("a", 20, 0.75, 0.01)                       # half the gap closed; time flat
+    judge.observe("fast", 10, 0.96, 0.001)
+    judge.observe("fast", 20, 0.97, 0.001)
+    d = judge.observe("b", 10, 0.9, 0.01)                    # at best 0.95 in 0.01 s: dominated by fast
+    assert not d.go_on and "val_accuracy at best 0.95 in at least 0.01 s" in d.reason
+    assert judge.observe("b", 10, 0.95, 0.01).go_on           # at best 0.975: beats fast's 0.97

@@ -37,7 +37,7 @@ def status(dom: str) -> dict:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, ray_session, digits_spec):
     out = tmp_path_factory.mktemp("browser") / "run"
-    return sweep.run(smoke=True, dataset=digits_spec, out=out, progress_stream=open(os.devnull, "w"),
+    return sweep.run(smoke=True, exhaustive=True, dataset=digits_spec, out=out, progress_stream=open(os.devnull, "w"),
                      echo=lambda *a: None)
 
 

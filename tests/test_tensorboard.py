@@ -23,7 +23,7 @@ from conftest import REPO
 pytestmark = pytest.mark.slow
 TB = str(Path(sys.executable).parent / "tensorboard")
 
-SPACE = {"name": "tb", "sample_sizes": [0.3, 1.0], "architectures": [
+SPACE = {"name": "tb", "sample_sizes": [0.3, 1.0], "pruning": {"policy": "none"}, "architectures": [
     {"name": "tree", "estimator": "sklearn.tree.DecisionTreeClassifier",
      "params": {"min_samples_leaf": 2}, "grid": {"max_depth": [None, 3]}},
     {"name": "mlp", "estimator": "sklearn.neural_network.MLPClassifier", "scale": True,
@@ -131,7 +131,8 @@ def test_no_duplicate_event_streams(finished):
 
 def test_running_sweep_shows_finished_rungs(tmp_path, digits_spec):
     import yaml
-    space = {"dataset": str(digits_spec), "name": "live", "sample_sizes": [0.2, 0.5, 1.0], "architectures": [
+    space = {"dataset": str(digits_spec), "name": "live", "sample_sizes": [0.2, 0.5, 1.0],
+             "pruning": {"policy": "none"}, "architectures": [
         {"name": "slow", "estimator": "sweep.testing.SlowClassifier", "grid": {"delay": [4.0]}},
         {"name": "tree", "estimator": "sklearn.tree.DecisionTreeClassifier", "grid": {"max_depth": [3]}}]}
     (tmp_path / "space.yaml").write_text(yaml.safe_dump(space))

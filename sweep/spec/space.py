@@ -79,7 +79,7 @@ class Pruning(_Frozen):
     """Early stopping over sample size (sweep.prune): `policy: pareto` stops a configuration
     once none of its remaining rungs could still reach the frontier; `none` fits every pair."""
 
-    policy: Literal["pareto", "none"] = "none"
+    policy: Literal["pareto", "none"] = "pareto"
     margin: float = Field(0.02, ge=0, le=1, description="optimism added to a predicted gain: a share "
                           "of the gap to the metric's best value (1 for accuracy, 0 for rmse)")
     min_results: int = Field(1, ge=1, le=1000, description="gains seen between two sample sizes "
