@@ -178,6 +178,14 @@ def _cmd_resume(args) -> int:
     return _print_result(result)
 
 
+def _print_stops(manifest: dict) -> None:
+    st = manifest.get("stopped")
+    if st:
+        print(f"\n{st['configurations']} configuration(s) stopped early (adaptive; stopped.csv): "
+              f"{st['fits_saved']} of {st['fits_exhaustive']} fits not run, about {st['seconds_saved']:.1f} of "
+              f"{st['seconds_exhaustive']:.1f} {manifest['time_axis']} saved (estimated); --exhaustive fits them all")
+
+
 def _print_result(result) -> int:
     from .report import frontier_rows, text_table
 
@@ -190,11 +198,7 @@ def _print_result(result) -> int:
         print(f"\n{result.failed['config_id'].nunique()} configuration(s) failed or timed out:")
         for r in result.failed.itertuples():
             print(f"  {r.status:9} {r.architecture} {r.config_id} rung {r.rung}: {r.error}")
-    st = sp.get("stopped")
-    if st:
-        print(f"\n{st['configurations']} configuration(s) stopped early (adaptive; stopped.csv): "
-              f"{st['fits_saved']} of {st['fits_exhaustive']} fits not run, about {st['seconds_saved']:.1f} of "
-              f"{st['seconds_exhaustive']:.1f} {sp['time_axis']} saved (estimated); --exhaustive fits them all")
+    _print_stops(sp)
     _print_drift(result)
     print(f"\nreport: {result.run_dir / 'report.html'}")
     print(f"run directory: {result.run_dir}")
@@ -274,11 +278,7 @@ def _cmd_report(args) -> int:
     result = api.rebuild_report(args.run_dir)
     m = result.manifest
     print(text_table(frontier_rows(result.frontier, m["metric"], m["time_axis"])))
-    st = sp.get("stopped")
-    if st:
-        print(f"\n{st['configurations']} configuration(s) stopped early (adaptive; stopped.csv): "
-              f"{st['fits_saved']} of {st['fits_exhaustive']} fits not run, about {st['seconds_saved']:.1f} of "
-              f"{st['seconds_exhaustive']:.1f} {sp['time_axis']} saved (estimated); --exhaustive fits them all")
+    _print_stops(m)
     _print_drift(result)
     print(f"\nreport: {result.run_dir / 'report.html'}")
     if args.budget is not None:

@@ -93,6 +93,10 @@ def test_adaptive_run_stops_early_as_the_rule_says(tmp_path, ray_session, digits
     _check_decisions_replay(res.run_dir, Rule())
     html = (res.run_dir / "report.html").read_text()
     assert "Stopped early" in html and "compute saved" in html
+    rebuilt = run_cli("report", str(res.run_dir))                  # no Ray: the report from the files
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert f"{len(stops)} configuration(s) stopped early (adaptive; stopped.csv)" in rebuilt.stdout
+    assert res.manifest["stopped"]["configurations"] == len(stops)
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     for cid in stops["config_id"][:2]:
         acc = EventAccumulator(str(res.run_dir / "tensorboard" / cid))
