@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 ARGS   ?=
 
-.PHONY: run test smoke wheel clean
+.PHONY: run test test-fast smoke wheel clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ smoke: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest $(ARGS)
+
+# Every test that starts no Ray (about 1.5 minutes on 2 cores): the loop while you change code.
+test-fast: $(VENV)/.installed-test
+	$(PY) -m pytest -m "not slow" $(ARGS)
 
 # The project's wheel for cluster nodes (cluster/*.yaml, cluster/Dockerfile): never from an index.
 wheel: $(VENV)/.installed

@@ -288,13 +288,7 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         else:
             manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             manifest["error"] = f"{type(exc).__name__}: {exc}"[:500]
-            try:
-                _write_json(run_dir / "manifest.json", manifest)
-                if storage:
-                    echo(f"run directory (status {manifest['status']}) copied to "
-                         f"{store.upload(run_dir, storage)}")
-            except Exception:
-                pass
+            _record_failure(run_dir, manifest, storage, echo)
         if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, RunInterrupted):
             raise RunInterrupted(run_dir) from None
         if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
@@ -302,6 +296,25 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
                                f"permissions, then continue with `sweep resume {run_dir}`") from None
         raise
     return SweepResult(run_dir, trials, front, manifest, prepared.report)
+
+
+def _record_failure(run_dir: Path, manifest: dict, storage: str | None, echo) -> None:
+    """On a failing or interrupted run: write its manifest (status failed / interrupted) and
+    copy the run to `storage`. Either failing is said in one warning line (the run's own
+    error is what propagates), never swallowed."""
+    from . import storage as store
+
+    try:
+        _write_json(run_dir / "manifest.json", manifest)
+    except OSError as exc:
+        echo(f"warning: could not write {run_dir / 'manifest.json'} ({exc.strerror or exc}); "
+             f"the ledger still holds every finished pair: `sweep resume {run_dir}`")
+    if storage:
+        try:
+            echo(f"run directory (status {manifest['status']}) copied to {store.upload(run_dir, storage)}")
+        except Exception as exc:  # any failure of the copy: said, then the run's own error goes on
+            echo(f"warning: the run directory was not copied to {storage} ({type(exc).__name__}: {exc}); "
+                 f"copy {run_dir} by hand")
 
 
 def _profile_drift(ds: DatasetSpec, prepared, out_dir: Path | None, echo) -> tuple[dict | None, Any]:
@@ -425,7 +438,9 @@ def _tensorboard_summary(run_dir: Path, front: pd.DataFrame, sp: SearchSpace) ->
     from .report import drift_advice, frontier_rows, markdown_table
 
     text, psi = None, None
-    drift_file = run_dir / "drift.json"
+    from .drift import DRIFT_FILE
+
+    drift_file = run_dir / DRIFT_FILE
     if drift_file.exists():
         result = json.loads(drift_file.read_text())
         text = drift_advice(run_dir, front, sp.metric, sp.maximise) or "No drift over the thresholds."
@@ -444,9 +459,14 @@ def load(run_dir: str | Path) -> SweepResult:
     if not manifest_path.exists():
         raise ConfigError(f"{p}: no manifest.json, so not a sweep run directory; give the folder "
                           "that `sweep run` printed")
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("status") != COMPLETE:
-        raise ConfigError(f"{p}: the run is {manifest.get('status')!r}, not complete; "
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except ValueError:
+        raise ConfigError(f"{manifest_path}: not valid JSON (damaged); restore it from a copy, or run "
+                          "the sweep again") from None
+    if not isinstance(manifest, dict) or manifest.get("status") != COMPLETE:
+        status = manifest.get("status") if isinstance(manifest, dict) else None
+        raise ConfigError(f"{p}: the run is {status!r}, not complete; "
                           "it has no final results to load")
     trials = pd.read_parquet(p / "trials.parquet")
     front = pd.read_csv(p / "frontier.csv", dtype={"config_id": str, "group_id": str})

@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--follow", action="store_true", help="stream the job's logs; exit with its outcome")
     sb.add_argument("--smoke", action="store_true", help="the space's small grid")
     sb.add_argument("--repeats", type=_positive_int, help="seeds per configuration")
+    sb.add_argument("--exhaustive", action="store_true", help="fit every pair (no early stopping)")
     sb.add_argument("--install-deps", action="store_true", help="have Ray install the project's pinned "
                     "dependencies (other than Ray) into the job's environment with pip; by default "
                     "the nodes must already have them (cluster/*.yaml install the project's wheel)")
@@ -211,11 +212,12 @@ def _cmd_submit(args) -> int:
     job_id, status = cluster.submit(args.address, args.space, dataset=args.dataset, storage=args.storage,
                                     follow=args.follow, insecure=args.insecure,
                                     connect_timeout_s=args.connect_timeout, smoke=args.smoke,
-                                    repeats=args.repeats, install_deps=args.install_deps)
+                                    repeats=args.repeats, install_deps=args.install_deps,
+                                    exhaustive=args.exhaustive)
     if status is None:
         return 0
     print(f"job {job_id}: {status}")
-    return 0 if status == "SUCCEEDED" else 1
+    return job_exit_code(status)
 
 
 def _cmd_jobs(args) -> int:
@@ -223,6 +225,13 @@ def _cmd_jobs(args) -> int:
 
     return cluster.jobs(args.action, args.address, args.job_id, insecure=args.insecure,
                         connect_timeout_s=args.connect_timeout, follow=args.follow)
+
+
+def job_exit_code(status: str) -> int:
+    """0 for a job that SUCCEEDED; EXIT_JOB_FAILED (5) for any other end (FAILED, STOPPED)."""
+    from .errors import EXIT_JOB_FAILED
+
+    return 0 if status == "SUCCEEDED" else EXIT_JOB_FAILED
 
 
 def _cmd_data_check(args) -> int:

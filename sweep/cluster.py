@@ -52,7 +52,7 @@ def dashboard_url(address: str, insecure: bool = False) -> str:
     u = urlparse(text)
     if u.scheme not in ("http", "https"):
         raise ConfigError(f"--address {address!r}: the Job server takes http:// or https:// "
-                          "(e.g. http://127.0.0.1:8265), not {u.scheme}://")
+                          f"(e.g. http://127.0.0.1:8265), not {u.scheme}://")
     if not u.hostname:
         raise ConfigError(f"--address {address!r}: no host; give http://HOST:8265")
     if u.scheme == "http" and not is_loopback(u.hostname) and not insecure:
@@ -232,7 +232,7 @@ def _relative(path: str | None, root: Path, flag: str) -> str | None:
 
 
 def entrypoint(space: str | None, dataset: str | None, storage: str | None, root: Path,
-               smoke: bool = False, repeats: int | None = None) -> str:
+               smoke: bool = False, repeats: int | None = None, exhaustive: bool = False) -> str:
     import shlex
 
     parts = ["python", "-m", "sweep", "run"]
@@ -249,20 +249,22 @@ def entrypoint(space: str | None, dataset: str | None, storage: str | None, root
         parts.append("--smoke")
     if repeats:
         parts += ["--repeats", str(repeats)]
+    if exhaustive:
+        parts.append("--exhaustive")
     return " ".join(shlex.quote(p) for p in parts)
 
 
 def submit(address: str, space: str | None = None, dataset: str | None = None, storage: str | None = None,
            follow: bool = False, insecure: bool = False, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
            smoke: bool = False, repeats: int | None = None, install_deps: bool = False,
-           out=sys.stdout) -> tuple[str, str | None]:
+           out=sys.stdout, exhaustive: bool = False) -> tuple[str, str | None]:
     """Submit `sweep run` as a Ray job; returns (job id, final status when following)."""
     from .api import resolve_specs
 
     root = project_root()
     if space is not None or dataset is not None:
         resolve_specs(space, dataset)  # bad specs fail here, before anything is sent
-    cmd = entrypoint(space, dataset, storage, root, smoke, repeats)
+    cmd = entrypoint(space, dataset, storage, root, smoke, repeats, exhaustive)
     url = dashboard_url(address, insecure)
     c = client(address, insecure, connect_timeout_s)
     has_token = os.environ.get("RAY_AUTH_MODE") == "token"
@@ -336,7 +338,8 @@ def jobs(action: str, address: str, job_id: str | None = None, insecure: bool = 
         if follow:
             status = follow_job(c, job_id, out)
             print(f"job {job_id}: {status}", file=out)
-            return 0 if status == "SUCCEEDED" else 1
+            from .errors import EXIT_JOB_FAILED
+            return 0 if status == "SUCCEEDED" else EXIT_JOB_FAILED
         out.write(_call(url, tok, c.get_job_logs, job_id))
         return 0
     if action == "stop":

@@ -2,7 +2,9 @@
 
 Exit codes (DESIGN.md): 0 success; 1 an unexpected internal error (a bug: traceback
 shown); 2 bad input (spec, CLI, paths — one clear line); 3 a data rule marked fatal
-failed; 4 finished, but some configurations failed or timed out; 130 interrupted.
+failed; 4 finished, but some configurations failed or timed out; 5 a job on a cluster
+(`sweep submit --follow`, `sweep jobs logs --follow`) ended other than SUCCEEDED;
+130 interrupted.
 """
 
 EXIT_OK = 0
@@ -10,6 +12,7 @@ EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_DATA_RULE = 3
 EXIT_PARTIAL = 4
+EXIT_JOB_FAILED = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -43,6 +46,6 @@ class StorageError(SweepError):
 
 __all__ = [
     "SweepError", "ConfigError", "DataError", "DataRuleError", "ClusterError", "StorageError",
-    "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_DATA_RULE", "EXIT_PARTIAL",
+    "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_DATA_RULE", "EXIT_PARTIAL", "EXIT_JOB_FAILED",
     "EXIT_INTERRUPTED",
 ]

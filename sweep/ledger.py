@@ -104,7 +104,3 @@ def seal(path: str | Path) -> bool:
         os.close(fd)
     return True
 
-
-def done_pairs(path: str | Path) -> set[tuple[str, int]]:
-    recs, _ = read(path)
-    return {k for k, r in latest(recs).items() if r.get("status") == "ok"}

@@ -25,7 +25,7 @@ from .errors import ClusterError, ConfigError
 from .space import Configuration
 
 TRIAL_COLUMNS = ["config_id", "group_id", "trial_id", "architecture", "estimator"]
-TAIL_COLUMNS = ["train_time_s", "train_cpu_s", "predict_time_s", "status", "node_id", "error"]
+TAIL_COLUMNS = ["train_time_s", "train_cpu_s", "predict_time_s", "status", "node_id", "error", "finished_at_s"]
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None,
@@ -120,13 +120,12 @@ def configuration_dict(cfg: Configuration, impute: bool = False, features: list[
 class Progress:
     """A live progress line (done / running / failed, best so far) fed from Tune's callbacks."""
 
-    def __init__(self, total_configs: int, total_rungs: int, metric: str, maximise: bool, stream=None,
-                 rungs_per_config: dict | None = None):
+    def __init__(self, total_configs: int, total_rungs: int, metric: str, maximise: bool, stream=None):
         self.total_configs, self.total_rungs = total_configs, total_rungs
         self.metric, self.maximise = metric, maximise
         self.stream = stream or sys.stderr
         self.rungs = self.configs_done = self.failed = self.running = self.stopped = 0
-        self.left = dict(rungs_per_config or {})  # config_id -> rungs still to report
+        self.left: dict[str, int] = {}  # config_id -> rungs still to report (set by run_trials)
         self.best: float | None = None
         self.best_cfg = ""
         self.t0 = time.perf_counter()

@@ -16,6 +16,33 @@ REPO = Path(__file__).resolve().parent.parent
 _HOME = tempfile.mkdtemp(prefix="sweep-test-home-")
 os.environ["HOME"] = _HOME  # before Ray is imported anywhere: its token lands here
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# Where a local Ray started by a test (in this process or a child, e.g. a CLI run) keeps its
+# session, so that a test that starts one is seen (_ray_needs_the_slow_marker). Not moved to a
+# folder of the suite's own: with RAY_TMPDIR set, inherited by the loopback cluster's nodes, a
+# cluster test ran every trial on one node.
+_RAY_ROOT = Path(os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()) / "ray"
+
+
+def _ray_sessions() -> set[str]:
+    return {p.name for p in _RAY_ROOT.glob("session_2*")} if _RAY_ROOT.exists() else set()
+
+
+@pytest.fixture(autouse=True)
+def _ray_needs_the_slow_marker(request):
+    """A test that starts Ray must be marked slow, so that `make test-fast` (-m "not slow")
+    never waits for one: it fails here otherwise."""
+    def ray_up() -> bool:
+        return "ray" in sys.modules and sys.modules["ray"].is_initialized()
+
+    before, up_before = _ray_sessions(), ray_up()
+    yield
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    started = _ray_sessions() - before
+    in_process = (ray_up() and not up_before) or "ray_session" in request.fixturenames
+    if started or in_process:
+        pytest.fail(f"{request.node.nodeid} starts Ray ({'in this process' if in_process else sorted(started)[0]}) "
+                    "but is not marked slow: add @pytest.mark.slow (or pytestmark = pytest.mark.slow)")
 
 
 @pytest.fixture(scope="session")

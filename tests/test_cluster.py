@@ -83,7 +83,7 @@ def test_submit_follow_matches_a_local_run_and_keeps_the_token_secret(cluster, l
     th = threading.Thread(target=watch_argv, daemon=True)
     th.start()
     try:
-        r = run_cli("submit", SMOKE_SPACE, "--smoke", "--address", cluster.dashboard, "--follow",
+        r = run_cli("submit", SMOKE_SPACE, "--smoke", "--exhaustive", "--address", cluster.dashboard, "--follow",
                     "--storage", f"file://{store}", env=cluster.env)
     finally:
         stop.set()
@@ -109,7 +109,9 @@ def test_token_auth(cluster, tmp_path):
     empty = tmp_path / "home"
     (empty / ".ray").mkdir(parents=True)
     env = {k: v for k, v in cluster.env.items() if k not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH")}
-    env["HOME"] = str(empty)
+    # run_cli starts from this process's environment, where an earlier in-process ray.init
+    # (Ray's token default) may have set RAY_AUTH_MODE: blank it, so that no token is implied
+    env.update(HOME=str(empty), RAY_AUTH_MODE="")
     r = run_cli("jobs", "list", "--address", cluster.dashboard, env=env)
     assert r.returncode == 2 and "requires a token and none was found" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
@@ -128,7 +130,7 @@ def test_token_auth(cluster, tmp_path):
 def test_failed_job_exits_nonzero_with_its_last_lines(cluster):
     r = run_cli("submit", "--smoke", "--address", cluster.dashboard, "--follow",
                 "--storage", "file:///proc/no-such-dir", env=cluster.env)
-    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.returncode == 5, r.stdout + r.stderr          # EXIT_JOB_FAILED, not 1 (a bug)
     assert "ended FAILED; its last log lines:" in r.stdout
     tail = r.stdout.split("its last log lines:", 1)[1]
     assert "--storage 'file:///proc/no-such-dir' is not writable" in tail

@@ -157,6 +157,7 @@ def _injected(seed: int) -> dict:
             "change_at": int(rng.integers(3, 9)), "partitions": 10, "rows": 400, "shift": 1.0}
 
 
+@pytest.mark.slow
 def test_injected_drift_flagged_exactly_and_k_is_the_true_number(tmp_path, ray_session):
     for seed in range(10):
         kw = _injected(seed)
@@ -168,6 +169,7 @@ def test_injected_drift_flagged_exactly_and_k_is_the_true_number(tmp_path, ray_s
         assert json.loads((tmp_path / f"out{seed}" / "drift.json").read_text())["flagged_features"] == res["flagged_features"]
 
 
+@pytest.mark.slow
 def test_no_drift_control_flags_few(tmp_path, ray_session):
     flagged = []
     for seed in range(10):
@@ -178,6 +180,7 @@ def test_no_drift_control_flags_few(tmp_path, ray_session):
     assert np.mean(flagged) <= 0.5
 
 
+@pytest.mark.slow
 def test_ks_and_psi_of_the_analysis_equal_scipy_and_direct_on_the_same_windows(tmp_path, ray_session):
     kw = _injected(3)
     res = data_tools.data_drift(_write(tmp_path, "same", **kw), echo=lambda *a: None)
@@ -194,6 +197,7 @@ def test_ks_and_psi_of_the_analysis_equal_scipy_and_direct_on_the_same_windows(t
         assert r["psi"] == pytest.approx(_psi_direct(ref, cur), abs=1e-12)
 
 
+@pytest.mark.slow
 def test_windows_option_and_errors(tmp_path, ray_session):
     spec = _write(tmp_path, "opt", **_injected(0))
     res = data_tools.data_drift(spec, windows=5, echo=lambda *a: None)
@@ -259,6 +263,7 @@ def _slices(run_dir):
     return {(r["config_id"], r["rung"]): r["slices"] for r in recs}
 
 
+@pytest.mark.slow
 def test_time_split_drifted_scores_fall_and_the_recommendation_appears(runs):
     res, lines = runs["drifted"]
     slices = _slices(res.run_dir)
@@ -280,6 +285,7 @@ def test_time_split_drifted_scores_fall_and_the_recommendation_appears(runs):
     assert sorted(d["flagged_features"]) == ["f3", "f7"] and d["retrain_windows"] == 2
 
 
+@pytest.mark.slow
 def test_control_run_has_no_recommendation(runs):
     res, _ = runs["control"]
     html = (res.run_dir / "report.html").read_text()
@@ -289,6 +295,7 @@ def test_control_run_has_no_recommendation(runs):
         assert abs(rows[0]["test_accuracy"] - rows[-1]["test_accuracy"]) < 0.1
 
 
+@pytest.mark.slow
 def test_cli_report_prints_the_recommendation(runs):
     res, _ = runs["drifted"]
     r = run_cli("report", str(res.run_dir))

@@ -86,3 +86,15 @@ def test_bad_dataset_messages(tmp_path, edit, expected):
     p.write_text(edit(text))
     with pytest.raises(ConfigError, match=expected):
         load_dataset(p)
+
+
+def test_an_error_stays_one_line_when_a_key_holds_a_newline(tmp_path):
+    """Found by the fuzz test: a grid key "\\n" with an empty list gave a two-line message."""
+    from sweep.errors import ConfigError
+    from sweep.spec import load_space
+    p = tmp_path / "s.yaml"
+    p.write_text('name: s\nsample_sizes: [1.0]\narchitectures:\n  - name: lr\n    estimator: a.B\n'
+                 '    grid: {"\\n": []}\n')
+    with pytest.raises(ConfigError) as err:
+        load_space(p)
+    assert "\n" not in str(err.value) and "grid.\\n is an empty list" in str(err.value)

@@ -146,4 +146,4 @@ def test_cli_never_prints_a_traceback_for_bad_specs(doc):
             assert "Traceback" not in err.getvalue()
             assert len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
         else:
-            pytest.skip("a valid mutation (it would start a sweep)") if False else None
+            return  # a valid mutation: nothing to check (running it would start a sweep)

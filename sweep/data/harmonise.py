@@ -14,8 +14,6 @@ import pyarrow as pa
 
 from ..spec import DatasetSpec, Source
 
-BOOKKEEPING = ["_source", "_file", "_reasons", "_hash", "_fhash"]
-_NUMPY = {"float": "float64", "int": "float64", "bool": "boolean", "str": "object"}
 
 
 def harmonise_batch(batch: pa.Table, spec: DatasetSpec, source: Source) -> pa.Table:

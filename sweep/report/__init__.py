@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import pareto
+from ..drift import DRIFT_FILE
 from . import drift as drift_report
 from . import html as html_report
 from .evaluate import attach_scores, score_frontier, slices_of, times_scored
@@ -107,7 +108,7 @@ def drift_advice(run_dir: Path, front: pd.DataFrame, metric: str, maximise: bool
 
 def _drift(run_dir: Path, front: pd.DataFrame, metric: str, maximise: bool) -> tuple[str, str | None]:
     """(the Drift section's HTML, the recommendation) from RUN/drift.json and the slice scores."""
-    path = run_dir / "drift.json"
+    path = run_dir / DRIFT_FILE
     if not path.exists():
         return "", None
     result = json.loads(path.read_text())

@@ -73,7 +73,9 @@ def validate(model: type[M], data: Any, path: Path, node: Any = None, what: str 
         errors = exc.errors(include_url=False)
         first = errors[0]
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise ConfigError(_describe(model, first, path, node) + more) from None
+        # one line, whatever the spec's keys and values hold (a key may contain a newline)
+        line = (_describe(model, first, path, node) + more).replace("\r", "\\r").replace("\n", "\\n")
+        raise ConfigError(line) from None
 
 
 def _all_keys(data: Any):

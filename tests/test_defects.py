@@ -1,0 +1,89 @@
+"""Defects found by reading the code (issue: a codebase the next engineer can change), each
+with the test that failed before its fix. No Ray."""
+
+import json
+import typing
+
+import numpy as np
+import pytest
+
+from sweep.errors import ConfigError
+
+
+def test_job_server_scheme_error_names_the_scheme():
+    from sweep.cluster import dashboard_url
+    with pytest.raises(ConfigError, match=r"not ftp://$"):
+        dashboard_url("ftp://127.0.0.1:8265")
+
+
+def test_run_trials_says_it_returns_a_pair():
+    from sweep.runner import run_trials
+    assert typing.get_type_hints(run_trials)["return"] == tuple[float, float]
+
+
+def test_trials_table_keeps_finish_times_and_the_hypervolume_curve_follows_them():
+    from sweep.pareto import hypervolume_curve
+    from sweep.runner import trials_frame
+
+    rows = [{"config_id": c, "group_id": c, "trial_id": "t", "architecture": "a", "estimator": "e",
+             "params": {}, "seed": 0, "rung": 10, "n_train": 10, "val_accuracy": acc,
+             "train_time_s": t, "train_cpu_s": t, "predict_time_s": 0.0, "status": "ok", "node_id": "n",
+             "error": "", "finished_at_s": fin}
+            for c, acc, t, fin in (("a", 0.9, 1.0, 30.0), ("b", 0.5, 2.0, 10.0), ("c", 0.7, 3.0, 20.0))]
+    df = trials_frame(rows)                                  # sorted by config_id, as the table is
+    assert "finished_at_s" in df.columns
+    curve = hypervolume_curve(df, "val_accuracy", "train_time_s", 0.0, 10.0)
+    np.testing.assert_allclose(curve["compute_s"], [2.0, 5.0, 6.0])  # b, then c, then a: finish order
+
+
+def test_load_of_a_damaged_manifest_is_bad_input(tmp_path):
+    import sweep
+    (tmp_path / "manifest.json").write_text('{"status": "compl')
+    with pytest.raises(ConfigError, match=r"manifest.json: not valid JSON \(damaged\); restore it"):
+        sweep.load(tmp_path)
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match=r"the run is None, not complete"):
+        sweep.load(tmp_path)
+
+
+def test_a_failed_copy_on_the_failure_path_is_said(tmp_path):
+    from sweep.api import _record_failure
+    said = []
+    _record_failure(tmp_path, {"status": "failed"}, "file:///proc/no-such-dir/runs", said.append)
+    assert json.loads((tmp_path / "manifest.json").read_text())["status"] == "failed"
+    assert len(said) == 1 and said[0].startswith("warning: the run directory was not copied to "
+                                                 "file:///proc/no-such-dir/runs (")
+    said.clear()
+    _record_failure(tmp_path / "missing" / "dir", {"status": "failed"}, None, said.append)
+    assert len(said) == 1 and said[0].startswith("warning: could not write ")
+
+
+def test_a_failed_job_has_its_own_exit_code():
+    from sweep.cli import job_exit_code
+    from sweep.errors import EXIT_INTERNAL, EXIT_JOB_FAILED
+    assert job_exit_code("SUCCEEDED") == 0
+    assert job_exit_code("FAILED") == job_exit_code("STOPPED") == EXIT_JOB_FAILED == 5 != EXIT_INTERNAL
+
+
+def test_dead_code_is_gone():
+    from sweep import ledger, runner
+    from sweep.data import harmonise
+    assert not hasattr(ledger, "done_pairs")
+    assert not hasattr(harmonise, "BOOKKEEPING") and not hasattr(harmonise, "_NUMPY")
+    assert "rungs_per_config" not in typing.get_type_hints(runner.Progress.__init__)
+
+
+def test_drift_file_is_named_once():
+    from pathlib import Path
+
+    import sweep
+    root = Path(sweep.__file__).parent
+    hits = [p for p in root.rglob("*.py") if '"drift.json"' in p.read_text()]
+    assert [p.relative_to(root).as_posix() for p in hits] == ["drift/__init__.py"]
+
+
+def test_the_readme_does_not_claim_one_test_module_per_package_module():
+    from conftest import REPO
+    assert "one module per package module" not in (REPO / "README.md").read_text()
+
+
