@@ -1,6 +1,6 @@
 """Errors and exit codes shared by every command.
 
-Exit codes (DESIGN.md): 0 success; 1 an unexpected internal error (a bug: traceback
+Exit codes (docs/design.md): 0 success; 1 an unexpected internal error (a bug: traceback
 shown); 2 bad input (spec, CLI, paths — one clear line); 3 a data rule marked fatal
 failed; 4 finished, but some configurations failed or timed out; 5 a job on a cluster
 (`sweep submit --follow`, `sweep jobs logs --follow`) ended other than SUCCEEDED;

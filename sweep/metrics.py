@@ -1,4 +1,4 @@
-"""Validation metrics with their direction (DESIGN.md): pure functions, no I/O."""
+"""Validation metrics with their direction (docs/design.md): pure functions, no I/O."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ A trial on the driver's node writes the run directory itself (the ledger append 
 before the rung is reported). A trial on another node of a cluster cannot see the driver's
 disk, so it sends the same writes to one `Recorder` actor pinned to the driver's node,
 and waits for each ledger append to be durable before it reports. Either way there is one
-ledger per run, on the driver's disk (DESIGN.md: the ledger is the source of truth).
+ledger per run, on the driver's disk (docs/design.md: the ledger is the source of truth).
 """
 
 from __future__ import annotations

@@ -363,7 +363,7 @@ def _record_dead_trials(grid, plan: dict, ledger_path: str) -> None:
                     "finished_at_s": time.time()})
 
 
-PACK_ABOVE_PER_CORE = 16  # >= 4 x cores trials always remain (DESIGN.md)
+PACK_ABOVE_PER_CORE = 16  # >= 4 x cores trials always remain (docs/design.md)
 
 
 def pack(items: list[dict], min_trials: int, cheapest_first: bool = False) -> dict[str, list[dict]]:
@@ -426,7 +426,7 @@ def missing_pairs(run_dir: Path, configs: list[Configuration], rungs: list[int])
 
 
 def collect_results(run_dir: Path, configs: list[Configuration]) -> pd.DataFrame:
-    """trials table from the ledger: one row per (config_id, rung) with DESIGN.md's columns."""
+    """trials table from the ledger: one row per (config_id, rung) with docs/design.md's columns."""
     records, skipped = ledger.read(run_dir / "ledger.jsonl")
     if skipped:
         print(f"warning: {skipped} torn or unreadable ledger line(s) ignored", file=sys.stderr)

@@ -195,3 +195,22 @@ def test_sigkilled_adaptive_run_resumes_to_the_same_decisions(tmp_path, digits_s
         end = drivers[i + 1]["start"] if i + 1 < len(drivers) else len(starts)
         again = [(n, dp) for pid, n, dp in starts[d["start"]:end] if pid != d["pid"] and (n, dp) in d["done"]]
         assert not again, f"driver {i} fitted pairs its ledger held at its start: {again}"
+
+
+def test_extend_judges_new_configurations_against_all_records(tmp_path, ray_session, digits_spec):
+    """An adaptive run extended with another architecture: the Referee replays the run's
+    records first, so the new configurations are judged against every result, and the whole
+    ledger still replays to its own decisions."""
+    first = sweep.run(_space(tmp_path, digits_spec, {"policy": "pareto"}), out=tmp_path / "run",
+                      echo=lambda *x: None, progress_stream=open(os.devnull, "w"))
+    before = _records(first.run_dir)
+    space = yaml.safe_load((tmp_path / "space.yaml").read_text())
+    space["architectures"].append({"name": "forest", "estimator": "sklearn.ensemble.RandomForestClassifier",
+                                   "params": {"n_jobs": 1}, "grid": {"n_estimators": [5, 10, 40]}})
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(space, sort_keys=False))
+    res = sweep.run(tmp_path / "space.yaml", out=tmp_path / "run", extend=True,
+                    echo=lambda *x: None, progress_stream=open(os.devnull, "w"))
+    after = _records(res.run_dir)
+    assert after[:len(before)] == before                              # the old records, untouched
+    assert {r["architecture"] for r in after[len(before):]} == {"forest"}
+    _check_decisions_replay(res.run_dir, Rule())

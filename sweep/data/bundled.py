@@ -105,10 +105,15 @@ def write_digits(paths: dict[str, str]) -> bool:
     Each folder is written to a temporary sibling and renamed into place, so a folder
     that exists is complete. Returns True when anything was written.
     """
+    return _write_missing(paths, digits_tables)
+
+
+def _write_missing(paths: dict[str, str], make_tables) -> bool:
+    """Write each source of `make_tables()` whose folder in `paths` does not exist yet."""
     todo = {name: Path(p) for name, p in paths.items() if not Path(p).exists()}
     if not todo:
         return False
-    tables = digits_tables()
+    tables = make_tables()
     for name, dest in todo.items():
         if name in tables:
             write_partitions(dest, tables[name])
@@ -167,11 +172,4 @@ def _nullable(values: np.ndarray) -> pa.Array:
 
 def write_penguins(paths: dict[str, str]) -> bool:
     """Write the penguins sources to `paths` ({source name: folder}) unless all exist."""
-    todo = {name: Path(p) for name, p in paths.items() if not Path(p).exists()}
-    if not todo:
-        return False
-    tables = penguins_tables()
-    for name, dest in todo.items():
-        if name in tables:
-            write_partitions(dest, tables[name])
-    return True
+    return _write_missing(paths, penguins_tables)

@@ -13,7 +13,7 @@ from ._load import load_model
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
 
-# Metric → True when larger is better (DESIGN.md, metric directions).
+# Metric → True when larger is better (docs/design.md, metric directions).
 METRIC_MAXIMISE = MAXIMISE
 Metric = Literal["accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss", "r2", "rmse", "mae"]
 CLASSIFICATION_METRICS = CLASSIFICATION
