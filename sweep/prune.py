@@ -7,10 +7,11 @@ reach the frontier of (validation metric, training time) found so far:
 - the time of a later rung is predicted from the configuration's own time at this rung,
   scaled by (n_later / n_now) ** b, where b is the smallest cost exponent its architecture
   has shown so far between two rungs (0 before any: time assumed not to grow — optimistic);
-- its metric is this rung's plus an optimistic gain: the largest gain between the same two
-  sample sizes seen so far (among configurations of its architecture, else of any), plus
-  `margin` times the spread of the metric over all results (no gain seen yet: unbounded,
-  so it continues);
+- its metric is this rung's, moved towards the metric's best value (`ideal`: 1 for
+  accuracy, 0 for rmse) by the largest share of that gap closed between the same two sample
+  sizes so far (among configurations of its architecture, else of any), plus `margin` (a
+  further share); for a metric without an ideal value, by the largest gain seen plus
+  `margin` times the metric's spread; no gain seen yet: it continues;
 - it stops when every such optimistic point is dominated by a point already fitted.
 With `curves: full`, the best configuration so far of each architecture at this rung
 always continues, so every architecture reaches the top rung.
@@ -73,8 +74,9 @@ class Judge:
 
     def __post_init__(self):
         self.points: dict[tuple[str, int], tuple[float, float]] = {}   # (cid, n) -> (metric, time)
-        self._gains: dict[tuple[str, int, int], float] = {}   # (arch, n_from, n_to) -> best gain
-        # gains as the largest share of the gap to the ideal value closed (when there is one)
+        # (arch, n_from, n_to) -> the best gain seen: as a share of the gap to the ideal value
+        # closed, when the metric has one; else in the metric's units
+        self._gains: dict[tuple[str, int, int], float] = {}
         self._gains_any: dict[tuple[int, int], float] = {}
         self._counts: dict[tuple[str, int, int], int] = {}
         self._counts_any: dict[tuple[int, int], int] = {}
@@ -107,7 +109,7 @@ class Judge:
             return Decision(True, "best of its architecture so far (curves: full)")
         spread = (self._hi - self._lo) if self._hi > self._lo else 0.0
         b = max(0.0, self._slopes.get(arch, 0.0))
-        predicted = []
+        first = None  # the next rung's prediction, named in the stop's reason
         for n in later:
             gain = self._gain(arch, int(n_train), n)
             if gain is None:
@@ -120,8 +122,8 @@ class Judge:
             dom = self._dominating(p_m, p_t)
             if dom is None:
                 return Decision(True)
-            predicted.append((n, p_m, p_t, dom))
-        n, p_m, p_t, dom = predicted[0]
+            first = first or (n, p_m, p_t, dom)
+        n, p_m, p_t, dom = first
         sign = 1.0 if self.maximise else -1.0
         shown = "; ".join(f"{cid} n={k}: ({sign * m:.4g}, {tt:.4g} s)" for (cid, k), (m, tt) in dom[:3])
         return Decision(False, f"predicted at n_train={n}: {self.metric_name} at best {sign * p_m:.4g} "
