@@ -11,6 +11,7 @@ import importlib
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin  # LabelEncoded's bases (defined at import)
 
 from .errors import ConfigError
 
@@ -209,12 +210,7 @@ def _labels_encoded(cls: type, import_path: str, kwargs: dict):
     return est
 
 
-def _classifier_base():
-    from sklearn.base import BaseEstimator, ClassifierMixin
-    return ClassifierMixin, BaseEstimator
-
-
-class LabelEncoded(*_classifier_base()):
+class LabelEncoded(ClassifierMixin, BaseEstimator):
     """A classifier fit on label codes (LabelEncoder fit on its training labels), predicting labels."""
 
     def __init__(self, estimator):
