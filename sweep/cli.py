@@ -292,7 +292,8 @@ def _cmd_report(args) -> int:
     print(f"\nreport: {result.run_dir / 'report.html'}")
     if args.budget is not None:
         b = api.best_within_budget(result, args.budget)
-        ci = f" ± {b[b['metric'] + '_ci']:.4f}" if b.get(b["metric"] + "_ci") else ""
+        half = b.get(b["metric"] + "_ci")  # 0 when the seeds agree: still said, as ± 0.0000
+        ci = f" ± {half:.4f}" if half is not None and half == half else ""
         print(f"\nbest within {b['seconds']:g} s of {b['time_axis']}: {b['architecture']} "
               f"{describe_params(b['params_json'])} at n_train={b['n_train']} "
               f"(config_id {', '.join(b['config_ids'])}): {b['metric']} {b[b['metric']]:.4f}{ci} "
