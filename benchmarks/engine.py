@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     from sweep import data as data_stage
     from sweep.api import resolve_specs
     from sweep.runner import configuration_dict
-    from sweep.space import expand, ladder, sizes_for
+    from sweep.grid import expand, ladder, sizes_for
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     t0 = time.perf_counter()

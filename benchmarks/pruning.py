@@ -105,7 +105,7 @@ def exhaustive_table(space, out: Path, repeats: int | None = None, smoke: bool =
 
 
 def _configs(space_path, repeats=None, smoke=False):
-    from sweep.space import expand
+    from sweep.grid import expand
     from sweep.spec import load_space
     return expand(load_space(space_path), smoke=smoke, repeats=repeats)
 
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
     from sweep import data as data_stage
     from sweep.api import resolve_specs
     from sweep.runner import configuration_dict
-    from sweep.space import ladder, sizes_for
+    from sweep.grid import ladder, sizes_for
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(num_cpus=args.cores, include_dashboard=False, logging_level=logging.WARNING)

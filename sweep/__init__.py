@@ -7,10 +7,10 @@ The public names are imported on first use (PEP 562), so that a Ray worker impor
 
 __version__ = "0.1.0"
 
-__all__ = ["run", "load", "data_drift", "SweepResult", "SweepError", "ConfigError", "DataError", "ClusterError",
+__all__ = ["run", "resume", "extend", "load", "data_drift", "SweepResult", "SweepError", "ConfigError", "DataError", "ClusterError",
            "__version__"]
 
-_FROM = {"run": "api", "load": "api", "data_drift": "data_tools", "SweepResult": "api", "SweepError": "errors",
+_FROM = {"run": "api", "resume": "api", "extend": "api", "load": "api", "data_drift": "checks", "SweepResult": "api", "SweepError": "errors",
          "ConfigError": "errors", "DataError": "errors", "ClusterError": "errors"}
 
 

@@ -153,19 +153,23 @@ def _version() -> str:
 def _cmd_run(args) -> int:
     from . import api
 
-    result = api.run(args.space, dataset=args.dataset, out=args.out, address=args.address,
-                     max_concurrent=args.max_concurrent, smoke=args.smoke, repeats=args.repeats,
-                     num_cpus=args.num_cpus, argv=sys.argv, storage=args.storage,
-                     connect_timeout_s=args.connect_timeout, extend=args.extend, exhaustive=args.exhaustive)
-    return _print_result(result)
+    from .errors import ConfigError
+
+    options = dict(dataset=args.dataset, address=args.address, max_concurrent=args.max_concurrent,
+                   smoke=args.smoke, repeats=args.repeats, num_cpus=args.num_cpus, argv=sys.argv,
+                   storage=args.storage, connect_timeout_s=args.connect_timeout, exhaustive=args.exhaustive)
+    if args.extend:
+        if args.out is None:
+            raise ConfigError("--extend needs --out RUN_DIR: the finished run to extend")
+        return _print_result(api.extend(args.out, args.space, **options))
+    return _print_result(api.run(args.space, out=args.out, **options))
 
 
 def _print_drift(result) -> None:
-    from .metrics import MAXIMISE
+    from .metrics import Objective
     from .report import drift_advice
 
-    m = result.manifest
-    advice = drift_advice(result.run_dir, result.frontier, m["metric"], MAXIMISE[m["metric"]])
+    advice = drift_advice(result.run_dir, result.frontier, Objective.of(result.manifest))
     if advice:
         print(f"\ndrift: {advice}")
 
@@ -235,16 +239,16 @@ def job_exit_code(status: str) -> int:
 
 
 def _cmd_data_check(args) -> int:
-    from . import data_tools
+    from . import checks
 
-    data_tools.data_check(args.dataset, out=args.out, address=args.address, num_cpus=args.num_cpus)
+    checks.data_check(args.dataset, out=args.out, address=args.address, num_cpus=args.num_cpus)
     return 0
 
 
 def _cmd_data_drift(args) -> int:
-    from . import data_tools
+    from . import checks
 
-    data_tools.data_drift(args.dataset, windows=args.windows, out=args.out, address=args.address,
+    checks.data_drift(args.dataset, windows=args.windows, out=args.out, address=args.address,
                           num_cpus=args.num_cpus)
     return 0
 

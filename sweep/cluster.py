@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import socket
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .connect import enable_token_auth, probe, token_path
 from .errors import ClusterError, ConfigError
 
 MIN_RAY = "2.52.0"
@@ -64,47 +64,6 @@ def dashboard_url(address: str, insecure: bool = False) -> str:
     return text
 
 
-def probe(address: str, timeout_s: float) -> None:
-    """A TCP connect to the address's host:port within `timeout_s`, else ClusterError naming it."""
-    if timeout_s <= 0:
-        raise ConfigError(f"--connect-timeout must be > 0 seconds, but got {timeout_s}")
-    text = address if "://" in address else "tcp://" + address
-    u = urlparse(text)
-    host = u.hostname
-    try:
-        port = u.port or {"http": 80, "https": 443, "ray": 10001}.get(u.scheme)
-    except ValueError:
-        port = None
-    if not host or not port:
-        raise ConfigError(f"--address {address!r}: give HOST:PORT (e.g. 127.0.0.1:6379, "
-                          "http://127.0.0.1:8265 or ray://HOST:10001)")
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            pass
-    except OSError as exc:
-        why = "timed out" if isinstance(exc, (socket.timeout, TimeoutError)) else (exc.strerror or str(exc))
-        raise ClusterError(f"cannot reach the Ray cluster at {address} within {timeout_s:g} s ({why}); "
-                           "check the address and that the head node is up, or raise "
-                           "--connect-timeout") from None
-
-
-def probe_grpc(address: str, timeout_s: float) -> None:
-    """The GCS (or Ray Client server) completes a gRPC handshake within `timeout_s`: a host
-    that accepts connections but never answers fails here, not after Ray's long retries."""
-    import grpc
-
-    target = address.split("://", 1)[-1]
-    channel = grpc.insecure_channel(target)
-    try:
-        grpc.channel_ready_future(channel).result(timeout=timeout_s)
-    except grpc.FutureTimeoutError:
-        raise ClusterError(f"the Ray cluster at {address} did not answer within {timeout_s:g} s; check "
-                           "that the address is the head's GCS port (6379) or ray://HOST:10001, "
-                           "or raise --connect-timeout") from None
-    finally:
-        channel.close()
-
-
 def _probe_http(url: str, timeout_s: float) -> None:
     """Any HTTP answer from the Job server within `timeout_s` (Ray's client has no timeout)."""
     import requests
@@ -116,25 +75,6 @@ def _probe_http(url: str, timeout_s: float) -> None:
         raise ClusterError(f"the Job server at {url} did not answer within {timeout_s:g} s ({why}); "
                            "check that the address is the dashboard port (8265) and that the head "
                            "node is up, or raise --connect-timeout") from None
-
-
-def token_path() -> Path:
-    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
-
-
-def enable_token_auth() -> bool:
-    """Turn on Ray's token auth for this process when a token is available (never reads argv).
-
-    Returns whether requests will carry a token."""
-    mode = os.environ.get("RAY_AUTH_MODE", "").lower()
-    if mode == "disabled":
-        return False
-    if mode != "token" and (token_path().is_file() or os.environ.get("RAY_AUTH_TOKEN")):
-        os.environ["RAY_AUTH_MODE"] = "token"
-        from ray._raylet import Config
-        Config.initialize("")  # Ray's C++ side reads the mode once; refresh it (as ray.init does)
-        return True
-    return mode == "token"
 
 
 def _version_tuple(v: str) -> tuple:
@@ -259,7 +199,7 @@ def submit(address: str, space: str | None = None, dataset: str | None = None, s
            smoke: bool = False, repeats: int | None = None, install_deps: bool = False,
            out=sys.stdout, exhaustive: bool = False) -> tuple[str, str | None]:
     """Submit `sweep run` as a Ray job; returns (job id, final status when following)."""
-    from .api import resolve_specs
+    from .spec import resolve_specs
 
     root = project_root()
     if space is not None or dataset is not None:

@@ -44,8 +44,16 @@ class StorageError(SweepError):
     """The run directory cannot be written (disk full, file too large, read-only, permissions)."""
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """The run stopped before every pair ran; its ledger keeps what finished (exit 130)."""
+
+    def __init__(self, run_dir, why: str = "interrupted"):
+        super().__init__(why)
+        self.run_dir = run_dir
+
+
 __all__ = [
-    "SweepError", "ConfigError", "DataError", "DataRuleError", "ClusterError", "StorageError",
+    "SweepError", "ConfigError", "RunInterrupted", "DataError", "DataRuleError", "ClusterError", "StorageError",
     "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_DATA_RULE", "EXIT_PARTIAL", "EXIT_JOB_FAILED",
     "EXIT_INTERRUPTED",
 ]

@@ -18,9 +18,8 @@ SUMMARY_RUN = "summary"
 
 def tensorboardx():
     """tensorboardX, imported without PyTorch. Its writer module runs `import torch` (to take
-    tensors) wherever torch is installed: seconds in every trial process, and 16 trials
-    importing it at once put the first fit 9-11 s after the trial phase began on the 16-core
-    machine, against 4.2-4.8 s with torch hidden (measured). sweep writes Python floats and numpy
+    tensors) wherever torch is installed, which delays every trial process's first fit
+    (benchmarks/README.md has the start-up figures). sweep writes Python floats and numpy
     images only, so torch is hidden for that one import; a torch already imported (by the
     user's estimator, say) is left as it is, and later imports of torch work as usual."""
     import importlib

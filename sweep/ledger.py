@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -28,6 +29,25 @@ def _clean(value):
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     return value
+
+
+STATUSES = ("ok", "failed", "timed_out", "stopped")
+
+
+def pair_record(cfg: dict, rung: int, status: str, error: str = "", **fields) -> dict:
+    """One ledger record for the pair (cfg's config_id, rung): the keys every record carries
+    (docs/design.md, "The ledger"), then `fields` (scores, times, trial_id, node_id, ...).
+
+    `cfg` is a configuration dict (sweep.runner.configuration_dict) or a record of the same
+    configuration; `rung` is the pair's n_train (rung and n_train are the same number)."""
+    if status not in STATUSES:
+        raise ValueError(f"a ledger record's status is one of {', '.join(STATUSES)}, not {status!r}")
+    rec = {"config_id": cfg["config_id"], "group_id": cfg.get("group_id"), "architecture": cfg.get("architecture"),
+           "params": cfg.get("params", {}), "seed": cfg.get("seed"), "n_train": int(rung), "rung": int(rung),
+           "status": status, "error": error}
+    rec.update(fields)
+    rec.setdefault("finished_at_s", time.time())
+    return rec
 
 
 def append(path: str | Path, record: dict) -> None:

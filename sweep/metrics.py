@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,6 +15,36 @@ IDEAL = {"accuracy": 1.0, "balanced_accuracy": 1.0, "f1_macro": 1.0, "roc_auc": 
 # roc_auc and log_loss need class probabilities: NaN (null) for estimators without them.
 CLASSIFICATION = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
 REGRESSION = ("r2", "rmse", "mae")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a sweep optimises: validation `metric` (its direction from MAXIMISE) against
+    `time_axis` (train_time_s or train_cpu_s). One object where the frontier, the report,
+    the progress line and early stopping need all three."""
+
+    metric: str
+    time_axis: str = "train_time_s"
+
+    def __post_init__(self):
+        if self.metric not in MAXIMISE:
+            raise ValueError(f"metric is one of {', '.join(MAXIMISE)}, not {self.metric!r}")
+
+    @property
+    def maximise(self) -> bool:
+        return MAXIMISE[self.metric]
+
+    @property
+    def column(self) -> str:
+        """The trials table's column of the metric (validation split)."""
+        return f"val_{self.metric}"
+
+    @classmethod
+    def of(cls, source) -> "Objective":
+        """From a SearchSpace, or from a run's manifest (a dict with metric and time_axis)."""
+        if isinstance(source, dict):
+            return cls(source["metric"], source["time_axis"])
+        return cls(source.metric, source.time_axis)
 
 
 def names(task: str) -> tuple[str, ...]:

@@ -11,8 +11,6 @@ replaying the ledger, and `sweep.prune.simulate` fed that order decides the same
 
 from __future__ import annotations
 
-import time
-
 from . import ledger
 from .metrics import IDEAL
 from .prune import Judge, Rule
@@ -21,10 +19,8 @@ STOPPED = "stopped"
 
 
 def stop_record(rec: dict, next_rung: int, reason: str) -> dict:
-    return {"config_id": rec["config_id"], "group_id": rec.get("group_id"), "architecture": rec.get("architecture"),
-            "params": rec.get("params", {}), "seed": rec.get("seed"), "rung": int(next_rung),
-            "n_train": int(next_rung), "stopped_after": int(rec["rung"]), "status": STOPPED,
-            "error": "", "reason": reason, "finished_at_s": time.time()}
+    """The `stopped` record: keyed by the rung that will not be fitted, after `rec`'s rung."""
+    return ledger.pair_record(rec, next_rung, STOPPED, stopped_after=int(rec["rung"]), reason=reason)
 
 
 class Referee:

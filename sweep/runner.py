@@ -1,4 +1,5 @@
-"""Connect/start Ray, put the splits in the object store once, run the Tuner, collect results.
+"""Run the trials: pack configurations into Tune trials, put the splits in the object store
+once, run the Tuner, then collect the trials table and the stops from the ledger.
 
 The run's ledger (written trial-side) decides what is done; Tune only schedules.
 """
@@ -6,7 +7,6 @@ The run's ledger (written trial-side) decides what is done; Tune only schedules.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import shutil
@@ -21,69 +21,16 @@ import pandas as pd
 
 from . import ledger
 from .data import Prepared
-from .errors import ClusterError, ConfigError
-from .space import Configuration
+from .grid import Configuration
+from .metrics import Objective
 
 TRIAL_COLUMNS = ["config_id", "group_id", "trial_id", "architecture", "estimator"]
 TAIL_COLUMNS = ["train_time_s", "train_cpu_s", "predict_time_s", "status", "node_id", "error", "finished_at_s"]
 
 
-def start_ray(address: str | None = None, num_cpus: int | None = None,
-              connect_timeout_s: float = 30.0) -> tuple[bool, float]:
-    """Connect to `address` or start a local Ray; returns (started_here, seconds).
-
-    A HOST:PORT or ray:// address must accept a connection within `connect_timeout_s`."""
-    import ray
-
-    if address and address not in ("auto", "local"):
-        from .cluster import probe, probe_grpc
-        if address.startswith(("http://", "https://")):
-            raise ClusterError(f"--address {address}: that is a Job server (dashboard) URL; "
-                               "`sweep run --address` takes the cluster's GCS address (HOST:6379) "
-                               "or ray://HOST:10001, and `sweep submit` takes http://HOST:8265")
-        probe(address, connect_timeout_s)
-        probe_grpc(address, connect_timeout_s)
-        # Ray retries the GCS about once a second; this bounds its retries by our timeout.
-        os.environ.setdefault("RAY_gcs_server_port_wait_time_s", str(max(1, math.ceil(connect_timeout_s))))
-    if address:
-        from .cluster import enable_token_auth
-        enable_token_auth()  # the cluster's token, when this machine has one (never from argv)
-    if address and num_cpus:
-        raise ConfigError("--num-cpus sizes a new local Ray; it cannot resize the existing "
-                          f"cluster at {address}: leave it out")
-    t0 = time.perf_counter()
-    # Token auth stays on (Ray's default for a new local cluster); only its notice is hushed.
-    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-    # Tune looks for result.json files that its (switched off) loggers would have written.
-    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-    # A trial's errors are handled after the fit (recorded, retried, or raised as one clear
-    # error); Tune's own traceback per failed attempt would only repeat them.
-    logging.getLogger("ray.tune.execution.tune_controller").setLevel(logging.CRITICAL)
-    if ray.is_initialized():
-        return False, 0.0
-    # Workers' output stays in Ray's session logs (/tmp/ray/session_*/logs): a trial's errors
-    # are recorded in the ledger, and Ray's noise as it stops idle actors (a SystemExit
-    # traceback now and then) must not reach the user's terminal.
-    kwargs = dict(logging_level=logging.WARNING, log_to_driver=False)
-    try:
-        if address:
-            ray.init(address=address, **kwargs)
-        else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs)
-    except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
-        where = address or "a new local cluster"
-        waited = f" after {time.perf_counter() - t0:.0f} s" if address else ""
-        raise ClusterError(f"cannot start or reach Ray at {where}{waited} ({str(exc).splitlines()[0][:200]}); "
-                           "check the address (auto, HOST:PORT or ray://HOST:10001), that the "
-                           "cluster runs Ray 2.60.0 and, if it uses token authentication, that its "
-                           "token is in ~/.ray/auth_token or RAY_AUTH_TOKEN_PATH; or raise "
-                           "--connect-timeout") from None
-    return True, time.perf_counter() - t0
-
-
 # Rough seconds per fit on ~1,000 rows x 64 features by estimator family, times the parameter
-# that drives its cost (measured on the reference grid, 2026-11-27). Only the order matters:
-# the most expensive configurations start first so that no core idles at the end.
+# that drives its cost. Only the order matters: an exhaustive sweep starts the most expensive
+# configurations first so that no core idles at the end; an adaptive one the cheapest first.
 _COST_PRIORS = (
     ("histgradientboosting", "max_iter", 100, 0.05),
     ("gradientboosting", "n_estimators", 100, 0.1),
@@ -120,9 +67,9 @@ def configuration_dict(cfg: Configuration, impute: bool = False, features: list[
 class Progress:
     """A live progress line (done / running / failed, best so far) fed from Tune's callbacks."""
 
-    def __init__(self, total_configs: int, total_rungs: int, metric: str, maximise: bool, stream=None):
+    def __init__(self, total_configs: int, total_rungs: int, objective: Objective, stream=None):
         self.total_configs, self.total_rungs = total_configs, total_rungs
-        self.metric, self.maximise = metric, maximise
+        self.metric, self.maximise = objective.metric, objective.maximise
         self.stream = stream or sys.stderr
         self.rungs = self.configs_done = self.failed = self.running = self.stopped = 0
         self.left: dict[str, int] = {}  # config_id -> rungs still to report (set by run_trials)
@@ -204,14 +151,15 @@ def _callback(progress: Progress):
 
 
 def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepared, task: str,
-               run_dir: Path, max_concurrent: int | None, progress: Progress, impute: bool = False,
-               features: list[dict] | None = None, pruning: dict | None = None) -> tuple[float, float]:
+               run_dir: Path, progress: Progress, *, objective: Objective, max_concurrent: int | None = None,
+               impute: bool = False, features: list[dict] | None = None,
+               rule: dict | None = None) -> tuple[float, float]:
     """Run every (config_id, rung) the ledger lacks as Tune trials.
 
-    With `pruning` ({rule, metric, time_axis, maximise}; sweep.referee), a Referee actor
-    replays the ledger, then records every rung and stops configurations early; stopped
-    configurations are final, like failed ones. Returns (epoch seconds when the trial phase
-    started, its wall seconds)."""
+    With a pruning `rule` (sweep.prune.Rule's fields; sweep.referee), a Referee actor
+    replays the ledger, then records every rung and stops configurations early on
+    `objective`; stopped configurations are final, like failed ones. Returns (epoch seconds
+    when the trial phase started, its wall seconds)."""
     from ray import tune
 
     run_dir = Path(run_dir).resolve()
@@ -221,12 +169,12 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
               file=sys.stderr)
     records, _ = ledger.read(ledger_path)
     referee = None
-    if pruning is not None:
+    if rule is not None:
         from .referee import start_referee
 
         referee = start_referee({c.config_id: list(rungs) for c in configs},
-                                {c.config_id: c.architecture for c in configs}, pruning["maximise"],
-                                pruning["rule"], pruning["metric"], pruning["time_axis"], ledger_path, records)
+                                {c.config_id: c.architecture for c in configs}, objective.maximise,
+                                rule, objective.metric, objective.time_axis, ledger_path, records)
         records, _ = ledger.read(ledger_path)  # with the stops the replay made durable
     latest = ledger.latest(records)
     final = {cid for (cid, _), r in latest.items() if r.get("status") != "ok"}  # failed / timed out
@@ -244,12 +192,11 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     import ray
 
     cores = int(ray.cluster_resources().get("CPU", 1))
-    # Pack only large grids: on 2 cores, packing the reference grid's 20 configurations into
-    # 4 x cores = 8 trials ran slower (wall 31.7 s against 25.9 s unpacked, same machine), as
-    # fixed packs balance worse than Tune handing out one configuration at a time.
+    # Pack only grids of more than PACK_ABOVE_PER_CORE configurations per core: fixed packs
+    # balance worse than Tune handing out one configuration at a time (docs/design.md).
     # An adaptive sweep starts with the cheapest configurations, so that the frontier that
     # judges the expensive ones is already there when they run (sweep.prune).
-    plan = pack(items, min_trials=PACK_ABOVE_PER_CORE * cores, cheapest_first=pruning is not None)
+    plan = pack(items, min_trials=PACK_ABOVE_PER_CORE * cores, cheapest_first=rule is not None)
     progress.left = {i["config"]["config_id"]: len(i["rungs"]) for i in items}
     data = {"X_train": prepared.X["train"], "y_train": prepared.y["train"],
             "X_val": prepared.X["validation"], "y_val": prepared.y["validation"]}
@@ -304,10 +251,9 @@ def _kill(actor) -> None:
 def _plain_actor_env() -> None:
     """Tune gives its trial actors a runtime_env (env var PL_DISABLE_FORK=1, for PyTorch
     Lightning), which stops Ray from handing them the idle workers it prestarts at
-    `ray.init`: each actor then waits for a fresh Python process. Measured on a fresh
-    cluster, actors that got a prestarted worker entered the trial 1-2 s sooner (2 cores:
-    +1.1 s against +1.9 to +2.6 s; 16 cores: +2.6 to +3.5 s against +3.8 to +5.0 s). The
-    trial sets the same variable in its own process instead (sweep.trainable)."""
+    `ray.init`: each actor then waits for a fresh Python process, where a prestarted worker
+    would enter the trial sooner. The trial sets the same variable in its own process
+    instead (sweep.trainable)."""
     from ray.tune.execution import class_cache
 
     getattr(class_cache, "DEFAULT_ENV_VARS", {}).pop("PL_DISABLE_FORK", None)
@@ -355,12 +301,9 @@ def _record_dead_trials(grid, plan: dict, ledger_path: str) -> None:
                 continue
             todo = [n for n in item["rungs"] if (cfg["config_id"], n) not in latest]
             if todo:
-                ledger.append(ledger_path, {
-                    "config_id": cfg["config_id"], "group_id": cfg["group_id"],
-                    "architecture": cfg["architecture"], "params": cfg["params"], "seed": cfg["seed"],
-                    "n_train": todo[0], "rung": todo[0], "status": "failed",
-                    "error": f"the trial died: {type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}",
-                    "finished_at_s": time.time()})
+                why = str(err).splitlines()[0][:300] if str(err) else ""
+                ledger.append(ledger_path, ledger.pair_record(
+                    cfg, todo[0], "failed", error=f"the trial died: {type(err).__name__}: {why}"))
 
 
 PACK_ABOVE_PER_CORE = 16  # >= 4 x cores trials always remain (docs/design.md)

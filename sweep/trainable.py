@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import metrics, models
+from . import ledger, metrics, models
 
 
 def scalar_tags(task: str) -> list[str]:
@@ -51,7 +51,7 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
         for n in rungs:
             guard.rung = int(n)
             rec = _fit_with_retries(cfg, data, order[:n], task, threads, threadpool_limits)
-            rec.update(trial_id=trial_id, node_id=node_id, rung=int(n))
+            rec.update(trial_id=trial_id, node_id=node_id)
             with guard.lock:
                 if guard.fired:
                     break
@@ -101,13 +101,11 @@ class _TimeLimit:
         with self.lock:
             self.fired = True
             cfg = self.cfg
-            rec = {"config_id": cfg["config_id"], "group_id": cfg["group_id"],
-                   "architecture": cfg["architecture"], "params": cfg["params"], "seed": cfg["seed"],
-                   "n_train": self.rung, "rung": self.rung, "status": "timed_out",
-                   "error": f"time limit of {cfg['time_limit_s']:g} s per configuration passed "
-                            f"(after {time.perf_counter() - self.t0:.1f} s)",
-                   "trial_id": self.trial_id, "node_id": self.node_id,
-                   "finished_at_s": time.time(), "pid": os.getpid()}
+            rec = ledger.pair_record(
+                cfg, self.rung, "timed_out",
+                error=f"time limit of {cfg['time_limit_s']:g} s per configuration passed "
+                      f"(after {time.perf_counter() - self.t0:.1f} s)",
+                trial_id=self.trial_id, node_id=self.node_id, pid=os.getpid())
             try:
                 self.sink.append(rec)
                 self.sink.close(ok=False)
@@ -131,11 +129,7 @@ def _fit_with_retries(cfg: dict, data: dict, idx: np.ndarray, task: str, threads
 
 
 def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, limits) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "config_id": cfg["config_id"], "group_id": cfg["group_id"], "architecture": cfg["architecture"],
-        "params": cfg["params"], "seed": cfg["seed"], "n_train": int(len(idx)),
-        "status": "ok", "error": "",
-    }
+    rec: dict[str, Any] = ledger.pair_record(cfg, len(idx), "ok")
     X, y = data["X_train"][idx], data["y_train"][idx]
     try:
         est = models.build_for(cfg, threads)

@@ -42,19 +42,20 @@ def test_load_of_a_damaged_manifest_is_bad_input(tmp_path):
     with pytest.raises(ConfigError, match=r"manifest.json: not valid JSON \(damaged\); restore it"):
         sweep.load(tmp_path)
     (tmp_path / "manifest.json").write_text("[1, 2]")
-    with pytest.raises(ConfigError, match=r"the run is None, not complete"):
+    with pytest.raises(ConfigError, match=r"manifest.json: holds list, not a JSON object \(damaged\)"):
         sweep.load(tmp_path)
 
 
 def test_a_failed_copy_on_the_failure_path_is_said(tmp_path):
     from sweep.api import _record_failure
+    from sweep.rundir import RunDir
     said = []
-    _record_failure(tmp_path, {"status": "failed"}, "file:///proc/no-such-dir/runs", said.append)
+    _record_failure(RunDir(tmp_path), {"status": "failed"}, "file:///proc/no-such-dir/runs", said.append)
     assert json.loads((tmp_path / "manifest.json").read_text())["status"] == "failed"
     assert len(said) == 1 and said[0].startswith("warning: the run directory was not copied to "
                                                  "file:///proc/no-such-dir/runs (")
     said.clear()
-    _record_failure(tmp_path / "missing" / "dir", {"status": "failed"}, None, said.append)
+    _record_failure(RunDir(tmp_path / "missing" / "dir"), {"status": "failed"}, None, said.append)
     assert len(said) == 1 and said[0].startswith("warning: could not write ")
 
 

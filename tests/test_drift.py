@@ -17,7 +17,7 @@ from scipy.stats import chi2 as chi2_dist
 from scipy.stats import ks_2samp
 
 import sweep
-from sweep import data_tools, drift
+from sweep import checks, drift
 from sweep.data import synthetic
 from sweep.drift import stats, windows
 from sweep.errors import ConfigError, DataError
@@ -161,7 +161,7 @@ def _injected(seed: int) -> dict:
 def test_injected_drift_flagged_exactly_and_k_is_the_true_number(tmp_path, ray_session):
     for seed in range(10):
         kw = _injected(seed)
-        res = data_tools.data_drift(_write(tmp_path, f"shift{seed}", **kw), out=tmp_path / f"out{seed}", echo=lambda *a: None)
+        res = checks.data_drift(_write(tmp_path, f"shift{seed}", **kw), out=tmp_path / f"out{seed}", echo=lambda *a: None)
         want = sorted(f"f{j}" for j in kw["shifted"])
         assert sorted(res["flagged_features"]) == want, (seed, kw)
         assert res["retrain_windows"] == kw["partitions"] - kw["change_at"], (seed, kw)
@@ -173,7 +173,7 @@ def test_injected_drift_flagged_exactly_and_k_is_the_true_number(tmp_path, ray_s
 def test_no_drift_control_flags_few(tmp_path, ray_session):
     flagged = []
     for seed in range(10):
-        res = data_tools.data_drift(_write(tmp_path, f"ctl{seed}", seed=seed, shift=0.0), echo=lambda *a: None)
+        res = checks.data_drift(_write(tmp_path, f"ctl{seed}", seed=seed, shift=0.0), echo=lambda *a: None)
         flagged.append(len(res["flagged_features"]))
         assert drift.recommendation(res) is None or res["flagged_features"]
     print("control: features flagged per seed", flagged)
@@ -183,7 +183,7 @@ def test_no_drift_control_flags_few(tmp_path, ray_session):
 @pytest.mark.slow
 def test_ks_and_psi_of_the_analysis_equal_scipy_and_direct_on_the_same_windows(tmp_path, ray_session):
     kw = _injected(3)
-    res = data_tools.data_drift(_write(tmp_path, "same", **kw), echo=lambda *a: None)
+    res = checks.data_drift(_write(tmp_path, "same", **kw), echo=lambda *a: None)
     tables = synthetic.drift_tables(**{k: v for k, v in kw.items()})
     parts = list(tables.values())
     for r in res["comparisons"]:
@@ -200,18 +200,18 @@ def test_ks_and_psi_of_the_analysis_equal_scipy_and_direct_on_the_same_windows(t
 @pytest.mark.slow
 def test_windows_option_and_errors(tmp_path, ray_session):
     spec = _write(tmp_path, "opt", **_injected(0))
-    res = data_tools.data_drift(spec, windows=5, echo=lambda *a: None)
+    res = checks.data_drift(spec, windows=5, echo=lambda *a: None)
     assert len(res["windows"]) == 5 and not res["one_window_per_time_value"]
     assert [w["rows"] for w in res["windows"]] == [800] * 5
     with pytest.raises(ConfigError, match="--windows must be between 2 and 100, but got 1"):
-        data_tools.data_drift(spec, windows=1)
+        checks.data_drift(spec, windows=1)
     nodate = yaml.safe_load(open(spec))
     del nodate["time"]
     nodate["split"] = {"method": "stratified"}
     p = tmp_path / "notime.yaml"
     p.write_text(yaml.safe_dump(nodate))
     with pytest.raises(ConfigError, match="has no time column; add 'time: COLUMN'"):
-        data_tools.data_drift(str(p))
+        checks.data_drift(str(p))
     one = tmp_path / "one"
     synthetic.write_drift(one / "events", partitions=2, change_at=1)
     import shutil
@@ -219,7 +219,7 @@ def test_windows_option_and_errors(tmp_path, ray_session):
     (one / "s.yaml").write_text(yaml.safe_dump({**synthetic.spec_dict(str(one / "events")),
                                                 "split": {"method": "stratified"}}))
     with pytest.raises(DataError, match="holds 1 distinct window"):
-        data_tools.data_drift(str(one / "s.yaml"))
+        checks.data_drift(str(one / "s.yaml"))
 
 
 @pytest.mark.slow

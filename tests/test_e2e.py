@@ -9,7 +9,7 @@ import pytest
 
 import sweep
 from conftest import REPO, run_cli
-from sweep.space import expand, sizes_for
+from sweep.grid import expand, sizes_for
 from sweep.spec import load_space
 
 pytestmark = pytest.mark.slow

@@ -82,7 +82,7 @@ def test_a_validation_category_is_missing_from_the_smallest_rung(penguins, ray_s
     scores them (every pair ok above)."""
     from sweep import data
     from sweep.models import nested_order
-    from sweep.space import ladder
+    from sweep.grid import ladder
     from sweep.spec import load_dataset
 
     ds_path, sp_path, out, _ = penguins

@@ -208,8 +208,8 @@ def test_extend_judges_new_configurations_against_all_records(tmp_path, ray_sess
     space["architectures"].append({"name": "forest", "estimator": "sklearn.ensemble.RandomForestClassifier",
                                    "params": {"n_jobs": 1}, "grid": {"n_estimators": [5, 10, 40]}})
     (tmp_path / "space.yaml").write_text(yaml.safe_dump(space, sort_keys=False))
-    res = sweep.run(tmp_path / "space.yaml", out=tmp_path / "run", extend=True,
-                    echo=lambda *x: None, progress_stream=open(os.devnull, "w"))
+    res = sweep.extend(tmp_path / "run", tmp_path / "space.yaml",
+                       echo=lambda *x: None, progress_stream=open(os.devnull, "w"))
     after = _records(res.run_dir)
     assert after[:len(before)] == before                              # the old records, untouched
     assert {r["architecture"] for r in after[len(before):]} == {"forest"}

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from .. import pareto
+from ..metrics import Objective
+from ..rundir import atomic_write as _atomic
 from ..drift import DRIFT_FILE
 from . import drift as drift_report
 from . import html as html_report
 from .evaluate import attach_scores, score_frontier, slices_of, times_scored
 from .interactive import curves_figures, embed, hypervolume_figure, pareto_figure, plotly_js
 from .plots import learning_curves_png, pareto_png
+from .summary import stops_lines, summary_lines
 from .tables import frontier_rows, markdown_table, text_table
 
 
-def frontier_of(trials: pd.DataFrame, metric: str, time_axis: str, maximise: bool) -> pd.DataFrame:
+def frontier_of(trials: pd.DataFrame, objective: Objective) -> pd.DataFrame:
     """The frontier with is_knee.
 
     One seed per configuration: over every successful (config_id, rung) point. Several
@@ -26,9 +28,9 @@ def frontier_of(trials: pd.DataFrame, metric: str, time_axis: str, maximise: boo
     half-widths `<axis>_ci`, `n_seeds` and its seeds' ids in `config_id` (";"-joined).
     """
     ok = trials[trials["status"] == "ok"] if not trials.empty else trials
-    col = f"val_{metric}"
+    col, time_axis = objective.column, objective.time_axis
     points = grouped_points(ok, col, time_axis)
-    return pareto.frontier(points, col, time_axis, maximise)
+    return pareto.frontier(points, col, time_axis, objective.maximise)
 
 
 def grouped_points(ok: pd.DataFrame, col: str, time_axis: str) -> pd.DataFrame:
@@ -58,10 +60,10 @@ def separability(trials: pd.DataFrame, front: pd.DataFrame, metric: str, time_ax
     return points
 
 
-def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, metric: str,
-                 time_axis: str, maximise: bool, data_report: dict, manifest: dict,
-                 summary: list[str]) -> Path:
+def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, objective: Objective,
+                 data_report: dict, manifest: dict, summary: list[str]) -> Path:
     """frontier.csv, pareto.png, learning_curves.png, report.html (each written atomically)."""
+    metric, time_axis, maximise = objective.metric, objective.time_axis, objective.maximise
     _atomic(run_dir / "frontier.csv", lambda p: front.to_csv(p, index=False))
     points = separability(trials, front, metric, time_axis, maximise)
     _atomic(run_dir / "points.csv", lambda p: points.to_csv(p, index=False))
@@ -101,9 +103,9 @@ def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, metri
     return run_dir / "report.html"
 
 
-def drift_advice(run_dir: Path, front: pd.DataFrame, metric: str, maximise: bool) -> str | None:
+def drift_advice(run_dir: Path, front: pd.DataFrame, objective: Objective) -> str | None:
     """The drift recommendation for a run (None without drift.json or without drift)."""
-    return _drift(run_dir, front, metric, maximise)[1]
+    return _drift(run_dir, front, objective.metric, objective.maximise)[1]
 
 
 def _drift(run_dir: Path, front: pd.DataFrame, metric: str, maximise: bool) -> tuple[str, str | None]:
@@ -124,11 +126,5 @@ def _keys_of(points: pd.DataFrame) -> set:
     return {(cid, int(r)) for cs, r in zip(points["config_id"].astype(str), points["rung"]) for cid in cs.split(";")}
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-__all__ = ["drift_advice", "frontier_of", "grouped_points", "separability", "write_report", "score_frontier", "attach_scores", "times_scored", "frontier_rows",
+__all__ = ["summary_lines", "stops_lines", "drift_advice", "frontier_of", "grouped_points", "separability", "write_report", "score_frontier", "attach_scores", "times_scored", "frontier_rows",
            "text_table", "markdown_table"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sweep.errors import ConfigError
-from sweep.space import expand, ladder, make_ids, sizes_for
+from sweep.grid import expand, ladder, make_ids, sizes_for
 from sweep.spec import load_space
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,7 +61,7 @@ def test_config_id_is_a_content_hash():
 
 
 def test_config_ids_same_in_separate_processes():
-    code = ("import json,sys; from sweep.space import expand; from sweep.spec import load_space; "
+    code = ("import json,sys; from sweep.grid import expand; from sweep.spec import load_space; "
             f"print(json.dumps([c.config_id for c in expand(load_space({str(DEFAULT)!r}))]))")
     outs = []
     for seed in ("1", "2"):

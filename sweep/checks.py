@@ -14,7 +14,7 @@ def data_check(dataset: str | Path, out: str | Path | None = None, address: str 
     """Run the data stage alone: print its report, write it (and the quarantine) to `out`,
     and raise DataRuleError (exit 3) when a rule marked fatal failed."""
     from . import data
-    from .api import _write_json
+    from .rundir import write_json as _write_json
 
     ds = load_dataset(dataset)
     prepared = _prepare_alone(ds, address, num_cpus, echo)
@@ -50,7 +50,7 @@ def data_drift(dataset: str | Path, windows: int | None = None, out: str | Path 
                address: str | None = None, num_cpus: int | None = None, echo=print) -> dict:
     """The data stage, then drift over its time windows: print it, write drift.json to `out`."""
     from . import data, drift
-    from .api import _write_json
+    from .rundir import write_json as _write_json
 
     if windows is not None and not 2 <= windows <= 100:
         raise ConfigError(f"--windows must be between 2 and 100, but got {windows}")
@@ -78,18 +78,16 @@ def data_drift(dataset: str | Path, windows: int | None = None, out: str | Path 
 
 def _prepare_alone(ds, address: str | None, num_cpus: int | None, echo):
     """The data stage on a Ray started for it (and stopped after) or on `address`."""
-    from . import data, runner
+    from . import connect, data
 
     if data.ensure_bundled(ds):
         echo(f"wrote the bundled {ds.bundled} sources under {Path(ds.sources[0].path).parent}")
     sources_files = data.check_sources(ds)
-    started, _ = runner.start_ray(address, num_cpus)
+    started, _ = connect.start_ray(address, num_cpus)
     try:
         return data.prepare(ds, sources_files=sources_files)
     finally:
-        if started:
-            import ray
-            ray.shutdown()
+        connect.shutdown(started)
 
 
 __all__ = ["data_check", "data_drift"]

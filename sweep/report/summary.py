@@ -1,0 +1,39 @@
+"""The run's summary lines (printed by `sweep run`, shown at the top of report.html): pure
+text from the trials table, the frontier and the stops."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..metrics import Objective
+from ..prune import compute_saved
+
+
+def summary_lines(trials: pd.DataFrame, front: pd.DataFrame, stops: pd.DataFrame | None,
+                  objective: Objective, manifest: dict) -> list[str]:
+    """Counts, the frontier's size, the test scoring, the knee, and the stops (when any)."""
+    metric, time_axis = objective.metric, objective.time_axis
+    n_failed = int((trials["status"] != "ok").sum()) if not trials.empty else 0
+    out = [f"{trials['config_id'].nunique()} configurations, {len(trials)} (config_id, rung) points, "
+           f"{n_failed} failed or timed out",
+           f"frontier: {len(front)} points of validation {metric} against {time_axis}",
+           f"test split scored for {manifest.get('test_split_scored', 0)} frontier point(s), once each"]
+    knee = front[front["is_knee"]] if "is_knee" in front else front.iloc[0:0]
+    if len(knee):
+        k = knee.iloc[0]
+        out.append(f"knee: {k['architecture']} {k['config_id']} at n_train={int(k['n_train'])}: "
+                   f"val_{metric} {k[f'val_{metric}']:.4f} in {k[time_axis]:.3f} s")
+    if stops is not None and not stops.empty and manifest.get("rungs"):
+        out += stops_lines(trials, stops, manifest["rungs"], time_axis)
+    return out
+
+
+def stops_lines(trials: pd.DataFrame, stops: pd.DataFrame, rungs: list[int], time_axis: str) -> list[str]:
+    """'N configurations stopped early' and the compute saved against the exhaustive grid's estimate."""
+    if stops.empty:
+        return []
+    saved = compute_saved(trials, stops, rungs, time_axis)
+    return [f"{len(stops)} configuration(s) stopped early by the adaptive rule (stopped.csv); compute saved: "
+            f"{saved['fits_saved']} of {saved['fits_exhaustive']} fits, about {saved['seconds_saved']:.1f} of "
+            f"{saved['seconds_exhaustive']:.1f} {time_axis} (the unfitted pairs estimated from each "
+            "architecture's cost slope)"]
