@@ -36,8 +36,9 @@ def check(uri: str) -> None:
             f.write(b"probe")
         fs.delete_file(probe)
     except Exception as exc:
-        raise ConfigError(f"--storage {uri!r} is not writable ({str(exc).splitlines()[0][:200]}); "
-                          "check the URI and the credentials (AWS_* / GOOGLE_* environment variables)") from None
+        fix = ("check that the folder can be created and written by this user" if uri.startswith("file:")
+               else "check the URI and the credentials (AWS_* / GOOGLE_* environment variables)")
+        raise ConfigError(f"--storage {uri!r} is not writable ({str(exc).splitlines()[0][:200]}); {fix}") from None
 
 
 def upload(run_dir: Path, uri: str) -> str:

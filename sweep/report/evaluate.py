@@ -51,7 +51,8 @@ def attach_scores(front: pd.DataFrame, run_dir: Path, score=None) -> pd.DataFram
                     ledger.append(log, rec)
                     seen[key] = rec
             scores.append({k: v for k, v in (rec or {}).items() if k.startswith("test_")})
-        rows.append(pd.DataFrame(scores).mean(numeric_only=True).to_dict())
+        # a metric the log holds as null (no probabilities: roc_auc, log_loss) stays a column
+        rows.append(pd.DataFrame(scores).apply(pd.to_numeric, errors="coerce").mean().to_dict())
     tests = pd.DataFrame(rows, index=front.index)
     return pd.concat([front, tests[sorted(tests.columns)]], axis=1)
 
