@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     from joblib import Parallel, delayed
 
     from sweep import data as data_stage
-    from sweep.api import resolve_specs
+    from sweep.spec import resolve_specs
     from sweep.runner import configuration_dict
     from sweep.grid import expand, ladder, sizes_for
 

@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     import sweep
     from engine import fit_one
     from sweep import data as data_stage
-    from sweep.api import resolve_specs
+    from sweep.spec import resolve_specs
     from sweep.runner import configuration_dict
     from sweep.grid import ladder, sizes_for
 
