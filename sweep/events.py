@@ -1,7 +1,8 @@
 """TensorBoard event files: one run per configuration (scalars + HParams), one summary run.
 
-Written from the trial side through tensorboardX's writer (no hand-made event format),
-flushed at every rung so a live sweep can be watched. Tune's own loggers are off, so no
+Written from the trial side through tensorboardX's record writer and summaries (no
+hand-made event format): a cheap configuration's run in one write when it ends, an
+expensive one's at every rung, so a live sweep can be watched. Tune's own loggers are off, so no
 run is written twice.
 """
 
@@ -46,42 +47,92 @@ def hparam_value(value: Any) -> str | float | bool:
     return json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
 
 
+# A configuration's events are held in memory until it ends or has run this long: a cheap
+# configuration's run is then one file written once, an expensive one's shows each rung live.
+HOLD_S = 1.0
+
+
 class ConfigEvents:
     """The TensorBoard run of one configuration, under ROOT/<config_id>.
 
-    At start it writes the HParams session-start record (every hyperparameter, searched or
-    fixed, plus architecture, estimator and seed), so a running configuration shows up in
-    the HParams table at once; its metrics there are the scalars' latest values, i.e. the
-    largest completed rung. No experiment record is written per run: TensorBoard then
-    builds the experiment from all sessions (the union of every architecture's
-    hyperparameters) and picks up configurations that start later.
+    It starts with the HParams session-start record (every hyperparameter, searched or
+    fixed, plus architecture, estimator and seed); its metrics there are the scalars'
+    latest values, i.e. the largest completed rung. No experiment record is written per
+    run: TensorBoard then builds the experiment from all sessions (the union of every
+    architecture's hyperparameters) and picks up configurations that start later.
+
+    The events go through tensorboardX's record writer, synchronously: SummaryWriter's
+    background thread, its start-up and an fsync per flush would cost more than a rung's
+    fit on a cheap model. They are held until the configuration ends or HOLD_S has passed
+    since it started, then written at each rung (a running sweep shows an expensive
+    configuration's rungs as they finish), without an fsync: events are best effort, the
+    ledger is the durable record.
     """
 
     def __init__(self, root: str | Path, config_id: str, hparams: dict, metric_tags: list[str]):
         tensorboardx()
-        from tensorboardX import SummaryWriter
+        import time
+
         from tensorboardX.summary import hparams as hp_summary
 
-        self.writer = SummaryWriter(logdir=str(Path(root) / config_id), flush_secs=3600)
+        self.path = Path(root) / config_id
+        self.t0 = time.perf_counter()
+        self.records = None  # the RecordWriter, once the file is opened
+        self.held: list[bytes] = [self._event(file_version="brain.Event:2")]
         self._last_step = 0
         self.hparams = {k: hparam_value(v) for k, v in hparams.items()}
         _exp, ssi, _sei = hp_summary(self.hparams, {t: 0.0 for t in metric_tags})
-        self.writer._get_file_writer().add_summary(ssi)
-        self.writer.flush()
+        self._write(ssi, 0)
+
+    @staticmethod
+    def _event(summary=None, step: int = 0, file_version: str | None = None) -> bytes:
+        import time
+
+        from tensorboardX.proto.event_pb2 import Event
+
+        if file_version is not None:
+            return Event(wall_time=time.time(), file_version=file_version).SerializeToString()
+        return Event(summary=summary, wall_time=time.time(), step=int(step)).SerializeToString()
+
+    def _write(self, summary, step: int) -> None:
+        self.held.append(self._event(summary, step))
+
+    def _flush(self, force: bool = False) -> None:
+        import time
+
+        if not force and self.records is None and time.perf_counter() - self.t0 < HOLD_S:
+            return
+        if self.records is None:
+            import socket
+
+            from tensorboardX.record_writer import RecordWriter
+
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.records = RecordWriter(str(self.path / f"events.out.tfevents.{int(time.time())}."
+                                                         f"{socket.gethostname()}"))
+        for data in self.held:
+            self.records.write(data)
+        self.held = []
+        self.records._writer.flush()  # to the OS (RecordWriter.flush would also fsync)
 
     def rung(self, step: int, values: dict[str, float]) -> None:
+        from tensorboardX.summary import scalar
+
         self._last_step = int(step)
         for tag, v in values.items():
             if v is not None and math.isfinite(v):  # e.g. roc_auc of an estimator without probabilities
-                self.writer.add_scalar(tag, float(v), global_step=int(step))
-        self.writer.flush()
+                self._write(scalar(tag, float(v)), step)
+        self._flush()
 
     def close(self, ok: bool = True, stopped: bool = False) -> None:
         """End the HParams session; its `outcome/stopped` metric (1: stopped early by the
         adaptive rule, 0: ran to its last rung or failed) is a column of the HParams table."""
-        self.writer.add_scalar("outcome/stopped", 1.0 if stopped else 0.0, global_step=self._last_step)
-        self.writer._get_file_writer().add_summary(_session_end(ok))
-        self.writer.close()
+        from tensorboardX.summary import scalar
+
+        self._write(scalar("outcome/stopped", 1.0 if stopped else 0.0), self._last_step)
+        self._write(_session_end(ok), self._last_step)
+        self._flush(force=True)
+        self.records.close()
 
 
 def _session_end(ok: bool):

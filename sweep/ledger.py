@@ -1,8 +1,11 @@
 """The run's durable record of (config_id, rung) results: the source of truth.
 
-One JSON object per line, appended with O_APPEND in one write and fsynced before the
-writer goes on, so a record is either whole on disk or absent. Reading back tolerates a
-torn last line (a crash mid-write): it is reported and ignored, never taken as done.
+One JSON object per line, appended with O_APPEND in one write, so a record is either whole
+in the file or absent. `append` fsyncs each record; a trial's records go through an
+`Appender`, which fsyncs in groups at most SYNC_EVERY_S apart (a killed process loses no
+record it wrote; a power loss may lose the last group, whose pairs are then fitted again).
+Reading back tolerates a torn last line (a crash mid-write): it is reported and ignored,
+never taken as done.
 """
 
 from __future__ import annotations
@@ -63,8 +66,123 @@ def append(path: str | Path, record: dict) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise LedgerError(f"ledger {path}: cannot append a record ({exc}); free disk space or fix "
-                          "permissions, then resume the run") from None
+        raise _error(str(path), exc) from None
+
+
+# At most this long between a record's write and its fsync (SWEEP_LEDGER_SYNC_S overrides it:
+# the tests hold fsyncs back with it to show that a killed process loses no written record).
+SYNC_EVERY_S = float(os.environ.get("SWEEP_LEDGER_SYNC_S", "0.1"))
+
+
+class Appender:
+    """Group commit for one process's appends to a ledger.
+
+    Each record is written the moment it is given, in one `write` on an O_APPEND descriptor,
+    so a killed process loses none of them (they are in the OS's page cache); fsyncs come at
+    most SYNC_EVERY_S after a write (a timer) and at `sync`/`close`, so only a power loss
+    may lose the last batch, whose pairs are then simply fitted again. A failed write raises
+    LedgerError at once; a failed background fsync raises at the next append or sync."""
+
+    def __init__(self, path: str | Path, sync_every_s: float = SYNC_EVERY_S):
+        import threading
+
+        self.path, self.sync_every_s = str(path), sync_every_s
+        self.lock = threading.Lock()
+        self.fd: int | None = None
+        self.dirty = False
+        self.timer = None
+        self.error: OSError | None = None
+
+    def append(self, record: dict) -> None:
+        line = (json.dumps(_clean(record), sort_keys=True, allow_nan=False, default=str) + "\n").encode()
+        with self.lock:
+            self._raise_pending()
+            try:
+                if self.fd is None:
+                    self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                written = os.write(self.fd, line)
+                if written != len(line):
+                    raise OSError(f"short write ({written} of {len(line)} bytes)")
+            except OSError as exc:
+                raise _error(self.path, exc) from None
+            self.dirty = True
+            if self.timer is None:
+                import threading
+
+                self.timer = threading.Timer(self.sync_every_s, self._background_sync)
+                self.timer.daemon = True
+                self.timer.start()
+
+    def _background_sync(self) -> None:
+        with self.lock:
+            self.timer = None
+            try:
+                self._fsync()
+            except OSError as exc:
+                self.error = exc
+
+    def _fsync(self) -> None:
+        if self.dirty and self.fd is not None:
+            self.dirty = False
+            os.fsync(self.fd)
+
+    def _raise_pending(self) -> None:
+        if self.error is not None:
+            exc, self.error = self.error, None
+            raise _error(self.path, exc)
+
+    def sync(self) -> None:
+        """Every record appended so far is on disk when this returns."""
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            try:
+                self._fsync()
+            except OSError as exc:
+                raise _error(self.path, exc) from None
+            self._raise_pending()
+
+    def close(self) -> None:
+        self.sync()
+        with self.lock:
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
+
+
+def _error(path: str, exc: OSError) -> "LedgerError":
+    return LedgerError(f"ledger {path}: cannot append a record ({exc}); free disk space or fix "
+                       "permissions, then resume the run")
+
+
+_APPENDERS: dict[str, Appender] = {}
+
+
+def appender(path: str | Path) -> Appender:
+    """This process's Appender for the ledger at `path` (one per path, shared by its sinks)."""
+    key = os.path.abspath(path)
+    if key not in _APPENDERS:
+        _APPENDERS[key] = Appender(key)
+    return _APPENDERS[key]
+
+
+def sync_all() -> None:
+    """fsync every ledger this process appended to (the end of a trial, before exiting)."""
+    for a in list(_APPENDERS.values()):
+        a.sync()
+
+
+def index(path: str | Path, config_ids=None) -> dict[str, dict[int, str]]:
+    """config_id -> {rung: status} of what the ledger holds (ok wins over a failure), read
+    once: what a trial skips. With `config_ids`, only those configurations."""
+    records, _ = read(path)
+    wanted = None if config_ids is None else set(config_ids)
+    out: dict[str, dict[int, str]] = {}
+    for (cid, rung), r in latest(records).items():
+        if wanted is None or cid in wanted:
+            out.setdefault(cid, {})[rung] = r.get("status", "ok")
+    return out
 
 
 def read(path: str | Path) -> tuple[list[dict], int]:

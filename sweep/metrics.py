@@ -93,10 +93,10 @@ def score(task: str, y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray |
 
 
 def _roc_auc_ovr(col: np.ndarray, proba: np.ndarray) -> float:
-    """Macro one-vs-rest ROC AUC (the binary AUC of the positive class with two classes), by
-    the Mann-Whitney rank formula; NaN when a class has no positive or no negative row."""
-    from scipy.stats import rankdata
-
+    """Macro one-vs-rest ROC AUC (the binary AUC of the positive class with two classes):
+    the share of (positive, negative) row pairs the scores order correctly, a tie counting
+    half (the Mann-Whitney statistic, which equals the ROC curve's area); NaN when a class
+    has no positive or no negative row."""
     k = proba.shape[1]
     columns = [1] if k == 2 else range(k)
     aucs = []
@@ -105,6 +105,9 @@ def _roc_auc_ovr(col: np.ndarray, proba: np.ndarray) -> float:
         n_pos, n_neg = int(pos.sum()), int((~pos).sum())
         if n_pos == 0 or n_neg == 0:
             return math.nan
-        ranks = rankdata(proba[:, c])
-        aucs.append((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+        neg = np.sort(proba[~pos, c])
+        s = proba[pos, c]
+        below = np.searchsorted(neg, s, side="left")
+        ties = np.searchsorted(neg, s, side="right") - below
+        aucs.append((below.sum() + 0.5 * ties.sum()) / (n_pos * n_neg))
     return float(np.mean(aucs))

@@ -6,6 +6,7 @@ lives inside the pipeline, so it is fit on the training subsample only.
 
 from __future__ import annotations
 
+import functools
 import difflib
 import importlib
 from typing import Any
@@ -57,7 +58,9 @@ def check_params(cls: type, params: dict, import_path: str, where: str = "") -> 
             raise ConfigError(f"{prefix}{import_path} takes no hyperparameter {name!r}; {hint}")
 
 
+@functools.lru_cache(maxsize=None)
 def takes_seed(cls: type) -> bool:
+    """Whether the estimator class takes `random_state` (asked once per class and process)."""
     try:
         return "random_state" in cls().get_params(deep=False)
     except Exception:

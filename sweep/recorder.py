@@ -1,9 +1,10 @@
 """Where a trial's durable record and TensorBoard scalars go.
 
-A trial on the driver's node writes the run directory itself (the ledger append is fsynced
-before the rung is reported). A trial on another node of a cluster cannot see the driver's
-disk, so it sends the same writes to one `Recorder` actor pinned to the driver's node,
-and waits for each ledger append to be durable before it reports. Either way there is one
+A trial on the driver's node writes the run directory itself (each ledger record is
+written before the rung is reported, and fsynced in groups: sweep.ledger.Appender). A trial
+on another node of a cluster cannot see the driver's disk, so it sends the same writes to
+one `Recorder` actor pinned to the driver's node, and waits for each ledger append before
+it reports. Either way there is one
 ledger per run, on the driver's disk (docs/design.md: the ledger is the source of truth).
 """
 
@@ -38,10 +39,16 @@ class LocalSink:
             self._events(make)
 
     def append(self, rec: dict) -> None:
-        ledger.append(self.ledger_path, rec)
+        ledger.appender(self.ledger_path).append(rec)
 
     def recorded(self, config_id: str) -> dict[int, str]:
         return recorded(self.ledger_path, config_id)
+
+    def recorded_index(self, config_ids) -> dict[str, dict[int, str]]:
+        return ledger.index(self.ledger_path, config_ids)
+
+    def sync(self) -> None:
+        ledger.appender(self.ledger_path).sync()
 
     def rung(self, n: int, values: dict) -> None:
         if self.writer is not None:
@@ -70,12 +77,22 @@ class RemoteSink:
     def append(self, rec: dict) -> None:
         import ray
 
-        ray.get(self.recorder.append.remote(self.ledger_path, rec))  # durable before reporting
+        ray.get(self.recorder.append.remote(self.ledger_path, rec))  # written before reporting
 
     def recorded(self, config_id: str) -> dict[int, str]:
         import ray
 
         return ray.get(self.recorder.recorded.remote(self.ledger_path, config_id))
+
+    def recorded_index(self, config_ids) -> dict[str, dict[int, str]]:
+        import ray
+
+        return ray.get(self.recorder.recorded_index.remote(self.ledger_path, list(config_ids)))
+
+    def sync(self) -> None:
+        import ray
+
+        ray.get(self.recorder.sync.remote(self.ledger_path))
 
     def rung(self, n: int, values: dict) -> None:
         if self.events_dir:
@@ -95,11 +112,18 @@ class Recorder:
         self.writers: dict = {}
 
     def append(self, ledger_path: str, rec: dict) -> bool:
-        ledger.append(ledger_path, rec)
+        ledger.appender(ledger_path).append(rec)
         return True
 
     def recorded(self, ledger_path: str, config_id: str) -> dict[int, str]:
         return recorded(ledger_path, config_id)
+
+    def recorded_index(self, ledger_path: str, config_ids: list[str]) -> dict[str, dict[int, str]]:
+        return ledger.index(ledger_path, config_ids)
+
+    def sync(self, ledger_path: str) -> bool:
+        ledger.appender(ledger_path).sync()
+        return True
 
     def open(self, events_dir: str, config_id: str, hparams: dict, tags: list[str]) -> bool:
         from .events import ConfigEvents
@@ -119,8 +143,7 @@ class Recorder:
 
 def recorded(ledger_path: str, config_id: str) -> dict[int, str]:
     """rung -> status of a configuration's records in the ledger (ok wins over a failure)."""
-    records, _ = ledger.read(ledger_path)
-    return {rung: r.get("status", "ok") for (cid, rung), r in ledger.latest(records).items() if cid == config_id}
+    return ledger.index(ledger_path, [config_id]).get(config_id, {})
 
 
 def start_recorder():

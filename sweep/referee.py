@@ -42,7 +42,7 @@ class Referee:
             seen.add(key)
             d = self._observe(rec)
             if not d["go_on"] and d["next_rung"] is not None and rec["config_id"] not in stopped:
-                ledger.append(ledger_path, stop_record(rec, d["next_rung"], d["reason"]))
+                ledger.appender(ledger_path).append(stop_record(rec, d["next_rung"], d["reason"]))
                 stopped.add(rec["config_id"])
 
     def _observe(self, rec: dict) -> dict:
@@ -53,13 +53,19 @@ class Referee:
 
     def report(self, rec: dict) -> dict:
         """Append `rec` durably; for an ok rung, the Judge's decision (and its stop record)."""
-        ledger.append(self.ledger_path, rec)
+        ledger.appender(self.ledger_path).append(rec)
         if rec.get("status") != "ok" or rec["config_id"] not in self.ladders:
             return {"go_on": False, "reason": "", "next_rung": None}
         d = self._observe(rec)
         if not d["go_on"] and d["next_rung"] is not None:
-            ledger.append(self.ledger_path, stop_record(rec, d["next_rung"], d["reason"]))
+            ledger.appender(self.ledger_path).append(stop_record(rec, d["next_rung"], d["reason"]))
         return d
+
+
+    def sync(self) -> bool:
+        """Every record appended so far is on disk (before the actor is killed)."""
+        ledger.appender(self.ledger_path).sync()
+        return True
 
 
 def _num(v) -> float:

@@ -72,7 +72,6 @@ class Progress:
         self.metric, self.maximise = objective.metric, objective.maximise
         self.stream = stream or sys.stderr
         self.rungs = self.configs_done = self.failed = self.running = self.stopped = 0
-        self.left: dict[str, int] = {}  # config_id -> rungs still to report (set by run_trials)
         self.best: float | None = None
         self.best_cfg = ""
         self.t0 = time.perf_counter()
@@ -85,22 +84,14 @@ class Progress:
         return state
 
     def result(self, result: dict) -> None:
-        self.rungs += 1
-        cid = result.get("config_id")
-        if result.get("stopped"):
-            self.stopped += 1
-        if cid in self.left:
-            self.left[cid] -= 1
-            if self.left[cid] == 0 or result.get("status") != "ok" or result.get("stopped"):
-                del self.left[cid]
-                self.configs_done += 1
-        if result.get("status") != "ok":
-            self.failed += 1
-            self.show()
-            return
-        v = result.get(f"val_{self.metric}")
+        """A trial's batch of progress (sweep.trainable.Reporter): counts since its last one."""
+        self.rungs += int(result.get("rungs", 0))
+        self.failed += int(result.get("failed", 0))
+        self.stopped += int(result.get("stopped", 0))
+        self.configs_done += int(result.get("configs_done", 0))
+        v = result.get("best")
         if v is not None and (self.best is None or (v > self.best if self.maximise else v < self.best)):
-            self.best, self.best_cfg = v, f"{result.get('architecture')} {cid} n={result.get('n_train')}"
+            self.best, self.best_cfg = v, result.get("best_cfg", "")
         self.show()
 
     def line(self) -> str:
@@ -197,7 +188,6 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     # An adaptive sweep starts with the cheapest configurations, so that the frontier that
     # judges the expensive ones is already there when they run (sweep.prune).
     plan = pack(items, min_trials=PACK_ABOVE_PER_CORE * cores, cheapest_first=rule is not None)
-    progress.left = {i["config"]["config_id"]: len(i["rungs"]) for i in items}
     data = {"X_train": prepared.X["train"], "y_train": prepared.y["train"],
             "X_val": prepared.X["validation"], "y_val": prepared.y["validation"]}
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # our ledger + events replace them
@@ -208,7 +198,8 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     trainable = tune.with_parameters(_entry(), data=data, plan=plan, task=task,
                                      ledger_path=ledger_path,
                                      events_dir=str(run_dir / "tensorboard"), recorder=recorder,
-                                     driver_node=ray.get_runtime_context().get_node_id(), referee=referee)
+                                     driver_node=ray.get_runtime_context().get_node_id(), referee=referee,
+                                     column=objective.column, maximise=objective.maximise)
     res = {key: {"cpu": pack_[0]["config"]["cpu"], "gpu": pack_[0]["config"]["gpu"]} for key, pack_ in plan.items()}
     trainable = tune.with_resources(trainable, lambda spec: res[spec["trial"]])
     _plain_actor_env()
@@ -243,9 +234,13 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
 
 
 def _kill(actor) -> None:
+    """Stop the Referee, its records fsynced first."""
     if actor is not None:
         import ray
-        ray.kill(actor)
+        try:
+            ray.get(actor.sync.remote(), timeout=30)
+        finally:
+            ray.kill(actor)
 
 
 def _plain_actor_env() -> None:

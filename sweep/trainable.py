@@ -25,57 +25,113 @@ def scalar_tags(task: str) -> list[str]:
     return [f"val_{m}" for m in metrics.names(task)] + ["train_time_s", "train_cpu_s", "predict_time_s"]
 
 
+REPORT_EVERY_S = 0.5
+
+
+class Reporter:
+    """What a trial tells Tune, and so the driver's progress line: counts since the last
+    report (rungs, failed, stopped, configurations done) and the best `column` among them,
+    sent at most every `every_s` and at `flush`. One report per rung would cost a round trip
+    to the driver per pair; the ledger, not these reports, is the record."""
+
+    def __init__(self, send, column: str | None = None, maximise: bool = True, every_s: float = REPORT_EVERY_S):
+        self.send, self.column, self.maximise, self.every_s = send, column, maximise, every_s
+        self.last = time.perf_counter()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.batch = {"rungs": 0, "failed": 0, "stopped": 0, "configs_done": 0}
+        self.best: float | None = None
+        self.best_cfg = ""
+
+    def rung(self, rec: dict, stopped: bool = False) -> None:
+        b = self.batch
+        b["rungs"] += 1
+        b["failed"] += rec["status"] != "ok"
+        b["stopped"] += bool(stopped)
+        v = rec.get(self.column) if self.column else None
+        if isinstance(v, (int, float)) and v == v and (
+                self.best is None or (v > self.best if self.maximise else v < self.best)):
+            self.best = float(v)
+            self.best_cfg = f"{rec.get('architecture')} {rec['config_id']} n={rec.get('n_train')}"
+        self._maybe()
+
+    def config_done(self) -> None:
+        self.batch["configs_done"] += 1
+        self._maybe()
+
+    def _maybe(self) -> None:
+        if time.perf_counter() - self.last >= self.every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if any(self.batch.values()):
+            out = dict(self.batch)
+            if self.best is not None:
+                out.update(best=self.best, best_cfg=self.best_cfg)
+            self.send(out)
+        self._reset()
+        self.last = time.perf_counter()
+
+
 def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: str,
-              events_dir: str | None, report=None, trial_id: str = "", node_id: str = "",
-              sink=None, referee=None) -> list[dict]:
+              events_dir: str | None, reporter: Reporter | None = None, trial_id: str = "",
+              node_id: str = "", sink=None, referee=None, order: np.ndarray | None = None,
+              limit_threads: bool = True) -> list[dict]:
     """Run the given rungs of one configuration; returns the records written.
 
     `sink` (sweep.recorder) takes the ledger records and TensorBoard scalars; by default
     this process writes them to `ledger_path` and `events_dir` itself. With a `referee`
     (sweep.referee), each rung's record goes to it instead: it appends the record and says
-    whether the configuration goes on (early stopping)."""
-    from threadpoolctl import threadpool_limits
-
+    whether the configuration goes on (early stopping). `order` is the training split's
+    nested order for the configuration's seed (computed when not given), and
+    `limit_threads` pins BLAS/OpenMP to the configuration's CPUs here (a trial running a
+    pack pins them once for all of it instead)."""
     from .recorder import LocalSink
 
     sink = sink or LocalSink(ledger_path, events_dir)
-    order = models.nested_order(data["y_train"], cfg["seed"])
+    order = models.nested_order(data["y_train"], cfg["seed"]) if order is None else order
     threads = max(1, int(cfg.get("cpu", 1)))
+    if limit_threads:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=threads):
+            return run_rungs(cfg, data, rungs, task, ledger_path, events_dir, reporter, trial_id, node_id,
+                             sink, referee, order, limit_threads=False)
     hp = {"config_id": cfg["config_id"], "architecture": cfg["architecture"],
           "estimator": cfg["estimator"], "seed": cfg["seed"], "scale": cfg["scale"], **cfg["params"]}
-    sink.open(cfg["config_id"], hp, scalar_tags(task))
+    tags = scalar_tags(task)
+    sink.open(cfg["config_id"], hp, tags)
     out: list[dict] = []
-    guard = _TimeLimit(cfg, sink, report, trial_id, node_id)
+    guard = _TimeLimit(cfg, sink, trial_id, node_id)
     stopped = False
     try:
         for n in rungs:
             guard.rung = int(n)
-            rec = _fit_with_retries(cfg, data, order[:n], task, threads, threadpool_limits)
+            rec = _fit_with_retries(cfg, data, order[:n], task, threads)
             rec.update(trial_id=trial_id, node_id=node_id)
             with guard.lock:
                 if guard.fired:
                     break
                 if referee is not None:
                     import ray
-                    decision = ray.get(referee.report.remote(rec))  # durable, then judged
+                    decision = ray.get(referee.report.remote(rec))  # written, then judged
                     stopped = rec["status"] == "ok" and not decision["go_on"] and decision["next_rung"] is not None
                 else:
-                    sink.append(rec)  # durable before anything else
+                    sink.append(rec)  # written before anything else
             out.append(rec)
             if rec["status"] == "ok":
-                sink.rung(n, {k: rec[k] for k in scalar_tags(task)})
-            if report is not None:
-                report(_reportable(rec) | ({"stopped": 1} if stopped else {}))
+                sink.rung(n, {k: rec[k] for k in tags})
+            if reporter is not None:
+                reporter.rung(rec, stopped)
             if rec["status"] != "ok" or stopped:
                 break  # larger samples of a configuration that failed or was stopped are not tried
     finally:
         guard.cancel()
         sink.close(ok=bool(out) and all(r["status"] == "ok" for r in out), stopped=stopped)
+    if reporter is not None:
+        reporter.config_done()
     return out
-
-
-def _reportable(rec: dict) -> dict:
-    return {k: v for k, v in rec.items() if isinstance(v, (int, float, str)) and k != "params"}
 
 
 class _TimeLimit:
@@ -83,7 +139,7 @@ class _TimeLimit:
     the limit passes, a `timed_out` record for the running rung is made durable and this
     trial's process ends; Tune restarts the trial, which skips every recorded pair."""
 
-    def __init__(self, cfg: dict, sink, report, trial_id: str, node_id: str):
+    def __init__(self, cfg: dict, sink, trial_id: str, node_id: str):
         import threading
 
         self.cfg, self.sink, self.trial_id, self.node_id = cfg, sink, trial_id, node_id
@@ -109,6 +165,7 @@ class _TimeLimit:
             try:
                 self.sink.append(rec)
                 self.sink.close(ok=False)
+                ledger.sync_all()
             finally:
                 os._exit(75)  # the fit cannot be interrupted: end the process (Tune restarts the trial)
 
@@ -117,30 +174,30 @@ class _TimeLimit:
             self.timer.cancel()
 
 
-def _fit_with_retries(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, limits) -> dict:
+def _fit_with_retries(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int) -> dict:
     """A fit that raises is tried again, up to the space's max_failures times."""
     tries = 1 + max(0, int(cfg.get("max_failures", 1)))
     for attempt in range(1, tries + 1):
-        rec = _fit_one(cfg, data, idx, task, threads, limits)
+        rec = _fit_one(cfg, data, idx, task, threads)
         rec["attempts"] = attempt
         if rec["status"] == "ok":
             break
     return rec
 
 
-def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, limits) -> dict[str, Any]:
+def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int) -> dict[str, Any]:
     rec: dict[str, Any] = ledger.pair_record(cfg, len(idx), "ok")
     X, y = data["X_train"][idx], data["y_train"][idx]
     try:
         est = models.build_for(cfg, threads)
-        with limits(limits=threads), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             c0, t0 = time.process_time(), time.perf_counter()
             models.fit(est, X, y)
             t1, c1 = time.perf_counter(), time.process_time()
             pred = est.predict(data["X_val"])
-            t2 = time.perf_counter()
             proba, classes = models.probabilities(est, data["X_val"]) if task == "classification" else (None, None)
+            t2 = time.perf_counter()  # predict_time_s: the validation predictions the metrics need
         rec.update(train_time_s=t1 - t0, train_cpu_s=c1 - c0, predict_time_s=t2 - t1)
         rec.update({f"val_{k}": v for k, v in metrics.score(task, data["y_val"], pred, proba, classes).items()})
     except Exception as exc:  # the estimator failed: record it, never crash the sweep
@@ -153,26 +210,46 @@ def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int, li
 
 
 def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledger_path: str,
-                   events_dir: str | None, recorder=None, driver_node: str = "", referee=None) -> None:
+                   events_dir: str | None, recorder=None, driver_node: str = "", referee=None,
+                   column: str | None = None, maximise: bool = True) -> None:
     """Entry point given to Tune (via tune.with_parameters: data by reference). A trial runs
     one configuration, or a pack of cheap ones one after another, each with its own
     config_id, ledger records and TensorBoard run. On a node other than the driver's, the
-    records go through the Recorder actor (sweep.recorder)."""
+    records go through the Recorder actor (sweep.recorder).
+
+    Per trial, once: what the ledger already holds for the pack (a restarted trial skips
+    it), the thread limits, and each seed's nested order; progress goes to Tune in batches
+    (Reporter); the ledger is fsynced before the trial returns."""
     os.environ.setdefault("PL_DISABLE_FORK", "1")  # what Tune's runtime_env set (sweep.runner)
     import ray
     from ray import tune
+    from threadpoolctl import threadpool_limits
+
+    from .recorder import sink_for
 
     trial_id = tune.get_context().get_trial_id() or ""
     node_id = ray.get_runtime_context().get_node_id()
-    from .recorder import sink_for
-
-    for item in plan[tune_config["trial"]]:
-        cfg = item["config"]
-        sink = sink_for(node_id, driver_node, recorder, ledger_path, events_dir)
-        recorded = sink.recorded(cfg["config_id"])  # a restarted trial skips what is recorded
-        if any(status != "ok" for status in recorded.values()):
-            continue  # failed or timed out before: final
-        todo = [n for n in item["rungs"] if n not in recorded]
-        if todo:
-            run_rungs(cfg, data, todo, task, ledger_path, events_dir, report=tune.report,
-                      trial_id=trial_id, node_id=node_id, sink=sink, referee=referee)
+    items = plan[tune_config["trial"]]
+    sink = sink_for(node_id, driver_node, recorder, ledger_path, events_dir)
+    held = sink.recorded_index([it["config"]["config_id"] for it in items])
+    reporter = Reporter(tune.report, column, maximise)
+    orders: dict[int, np.ndarray] = {}
+    threads = max(1, int(items[0]["config"].get("cpu", 1))) if items else 1  # a pack shares one shape
+    try:
+        with threadpool_limits(limits=threads):
+            for item in items:
+                cfg = item["config"]
+                recorded = held.get(cfg["config_id"], {})
+                if any(status != "ok" for status in recorded.values()):
+                    continue  # failed, timed out or stopped before: final
+                todo = [n for n in item["rungs"] if n not in recorded]
+                if not todo:
+                    continue
+                if cfg["seed"] not in orders:
+                    orders[cfg["seed"]] = models.nested_order(data["y_train"], cfg["seed"])
+                run_rungs(cfg, data, todo, task, ledger_path, events_dir, reporter, trial_id=trial_id,
+                          node_id=node_id, sink=sink, referee=referee, order=orders[cfg["seed"]],
+                          limit_threads=False)
+    finally:
+        sink.sync()
+    reporter.flush()

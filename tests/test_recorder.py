@@ -98,9 +98,9 @@ def test_local_sink_events_failure_is_not_fatal(tmp_path, capsys):
     blocked.write_text("a file where the events folder should be")
     sink = LocalSink(str(tmp_path / "ledger.jsonl"), str(blocked))
     sink.open("cfg", {"C": 1.0}, TAGS)
+    sink.rung(10, {"val_accuracy": 0.5})   # held in memory (sweep.events.HOLD_S): no error yet
+    sink.close(ok=True)                    # the write fails here: said once, never raised
     assert sink.writer is None
-    sink.rung(10, {"val_accuracy": 0.5})                  # no writer: nothing, no error
-    sink.close(ok=True)
     sink.append(rec("cfg", 10))
     assert sink.recorded("cfg") == {10: "ok"}             # the ledger is unaffected
     err = capsys.readouterr().err

@@ -60,18 +60,19 @@ def _no_driver_left():
         time.sleep(0.5)
 
 
-def _driver(args: list[str], mark: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "SWEEP_TEST_DRIVER": mark}
+def _driver(args: list[str], mark: str, log: Path, env_extra: dict | None = None) -> subprocess.Popen:
+    env = {**os.environ, "SWEEP_TEST_DRIVER": mark, **(env_extra or {})}
     return subprocess.Popen([sys.executable, "-m", "sweep", *args, "--num-cpus", "2"], cwd=REPO, env=env,
                             stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _start_until(space: Path | None, run_dir: Path, k: int, mark: str, log: Path) -> subprocess.Popen:
+def _start_until(space: Path | None, run_dir: Path, k: int, mark: str, log: Path,
+                 env_extra: dict | None = None) -> subprocess.Popen:
     """Start `sweep run SPACE --out RUN_DIR` (without SPACE: `sweep resume RUN_DIR`) as a
     marked driver in its own session and wait (up to 180 s) until its ledger holds k pairs
     or the driver has ended."""
     args = ["run", str(space), "--out", str(run_dir)] if space is not None else ["resume", str(run_dir)]
-    p = _driver(args, mark, log)
+    p = _driver(args, mark, log, env_extra)
     end = time.time() + 180
     while time.time() < end and p.poll() is None and len(_ledger_pairs(run_dir)) < k:
         time.sleep(0.05)
@@ -367,3 +368,31 @@ def test_disk_full_mid_run_is_a_clear_error_then_resume_completes(tmp_path, digi
         if p is not None and p.poll() is None:  # a failed assertion must not leave the driver running
             _kill_group_and_wait(p, mark)
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_sigkill_mid_batch_loses_no_written_record_and_refits_none(tmp_path, digits_spec):
+    """Group commit (sweep.ledger.Appender): with fsyncs held back for a minute, the records
+    of the trials still running when the whole driver group is SIGKILLed were written but
+    not fsynced. Every one of them is in the ledger afterwards, whole, and the resumed run
+    fits none of them again."""
+    fits = tmp_path / "fits.log"
+    space = _space(tmp_path, digits_spec, fits, delays=CHAIN_DELAYS)
+    run_dir = tmp_path / "run"
+    mark = f"drv-{os.getpid()}-batch"
+    p = _start_until(space, run_dir, 10, mark, tmp_path / "a.log", env_extra={"SWEEP_LEDGER_SYNC_S": "60"})
+    assert p.poll() is None, (tmp_path / "a.log").read_text()[-2000:]
+    _kill_group_and_wait(p, mark)
+    lines = (run_dir / "ledger.jsonl").read_bytes().split(b"\n")
+    assert lines[-1] == b"", "a torn last line: a record was cut mid-write"
+    before = _ledger_pairs(run_dir)
+    assert len(before) >= 10
+    started = len(_fit_starts(fits))
+    r = _driver(["resume", str(run_dir)], mark, tmp_path / "b.log")
+    assert r.wait(timeout=300) == 0, (tmp_path / "b.log").read_text()[-3000:]
+    trials = pd.read_parquet(run_dir / "trials.parquet")
+    cid = {round(d, 2): c for d, c in zip(trials["param_delay"], trials["config_id"])}
+    refit = {(cid[round(d, 2)], n) for _, n, d in _fit_starts(fits)[started:]} & before
+    assert refit == set(), f"recorded pairs fitted again after the kill: {sorted(refit)}"
+    pairs = list(zip(trials["config_id"], trials["rung"]))
+    assert len(pairs) == len(set(pairs)) == len(CHAIN_DELAYS) * len(SIZES) and (trials["status"] == "ok").all()
+    _kill_group_and_wait(r, mark)

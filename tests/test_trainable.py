@@ -16,7 +16,7 @@ from sweep import ledger, metrics
 from sweep.grid import Configuration, make_ids
 from sweep.models import nested_order
 from sweep.runner import configuration_dict
-from sweep.trainable import run_rungs, scalar_tags
+from sweep.trainable import Reporter, run_rungs, scalar_tags
 
 TREE = "sklearn.tree.DecisionTreeClassifier"
 
@@ -38,14 +38,18 @@ def test_each_rung_is_fit_on_the_nested_prefix_recorded_then_reported(tmp_path, 
     cfg = cfg_of(TREE, {"max_depth": 5}, seed=3)
     reported = []
     out = run_rungs(cfg, data, [100, 400], "classification", str(tmp_path / "ledger.jsonl"),
-                    str(tmp_path / "tb"), report=reported.append, trial_id="t1", node_id="n1")
+                    str(tmp_path / "tb"), Reporter(reported.append, "val_accuracy", every_s=0),
+                    trial_id="t1", node_id="n1")
     records, torn = ledger.read(tmp_path / "ledger.jsonl")
     assert torn == 0 and [r["rung"] for r in records] == [100, 400] == [r["n_train"] for r in records]
     assert [r["config_id"] for r in records] == [cfg["config_id"]] * 2
     assert all(r["status"] == "ok" and r["trial_id"] == "t1" and r["node_id"] == "n1" for r in records)
     # the ledger holds exactly what the loop returned (JSON round trip), and Tune got each rung
     assert json.loads(json.dumps(out)) == records
-    assert [r["rung"] for r in reported] == [100, 400] and "params" not in reported[0]
+    # one report per rung at every_s=0, then the configuration's end; the best is the best rung's
+    assert [r["rungs"] for r in reported] == [1, 1, 0] and reported[-1]["configs_done"] == 1
+    best = max(records, key=lambda r: r["val_accuracy"])
+    assert max(r["best"] for r in reported if "best" in r) == best["val_accuracy"]
     order = nested_order(data["y_train"], 3)
     for rec in records:  # a brute-force fit of the same estimator on the same first n rows
         idx = order[:rec["rung"]]
@@ -70,18 +74,20 @@ def test_a_failing_fit_is_recorded_and_its_larger_rungs_are_not_tried(tmp_path, 
     cfg["max_failures"] = 1
     reported = []
     out = run_rungs(cfg, data, [50, 100, 200], "classification", str(tmp_path / "ledger.jsonl"), None,
-                    report=reported.append)
+                    Reporter(reported.append, "val_accuracy", every_s=0))
     records, _ = ledger.read(tmp_path / "ledger.jsonl")
     assert len(out) == len(records) == 1 and records[0]["rung"] == 50
     assert records[0]["status"] == "failed" and records[0]["attempts"] == 2
     assert records[0]["error"].startswith("RuntimeError: no good (") and "testing.py:" in records[0]["error"]
-    assert reported[0]["status"] == "failed"
+    assert reported[0] == {"rungs": 1, "failed": 1, "stopped": 0, "configs_done": 0}
+    assert reported[1] == {"rungs": 0, "failed": 0, "stopped": 0, "configs_done": 1}
 
 
 def test_a_time_limit_records_timed_out_then_ends_the_process(tmp_path):
     """The limit fires during a fit that cannot be interrupted: a timed_out record for the
     running rung becomes durable and the process exits 75 (Tune restarts the trial)."""
     code = f"""
+import numpy as np
 from sweep.grid import Configuration, make_ids
 from sweep.runner import configuration_dict
 from sweep.trainable import run_rungs
@@ -108,3 +114,33 @@ def test_pair_record_states_the_allowed_statuses():
     assert rec["finished_at_s"] > 0
     with pytest.raises(ValueError, match=r"status is one of ok, failed, timed_out, stopped, not 'done'"):
         ledger.pair_record({"config_id": "c"}, 1, "done")
+
+
+def test_the_reporter_batches_counts_and_keeps_the_best():
+    sent = []
+    rep = Reporter(sent.append, "val_rmse", maximise=False, every_s=3600)
+    rep.rung({"config_id": "a", "architecture": "x", "n_train": 10, "status": "ok", "val_rmse": 2.0})
+    rep.rung({"config_id": "b", "architecture": "y", "n_train": 20, "status": "ok", "val_rmse": 1.5}, stopped=True)
+    rep.rung({"config_id": "c", "architecture": "z", "n_train": 20, "status": "failed"})
+    rep.config_done()
+    assert sent == []  # nothing before every_s
+    rep.flush()
+    assert sent == [{"rungs": 3, "failed": 1, "stopped": 1, "configs_done": 1, "best": 1.5, "best_cfg": "y b n=20"}]
+    rep.flush()
+    assert len(sent) == 1  # an empty batch is not sent
+
+
+def test_the_appender_writes_at_once_and_fsyncs_in_groups(tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    a = ledger.Appender(path, sync_every_s=0.05)
+    a.append({"config_id": "c", "rung": 1, "status": "ok"})
+    assert ledger.read(path)[0] == [{"config_id": "c", "rung": 1, "status": "ok"}]  # written, not yet synced
+    assert a.dirty and a.timer is not None
+    a.timer.join(2)
+    assert not a.dirty and a.timer is None  # the group was fsynced within sync_every_s
+    a.append({"config_id": "c", "rung": 2, "status": "ok"})
+    a.close()
+    assert [r["rung"] for r in ledger.read(path)[0]] == [1, 2] and a.fd is None
+    bad = ledger.Appender(tmp_path / "missing" / "ledger.jsonl")
+    with pytest.raises(ledger.LedgerError, match=r"missing/ledger.jsonl: cannot append a record"):
+        bad.append({"config_id": "c", "rung": 1})
