@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import json
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,7 +131,9 @@ def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | 
             trials_started = True
             stages.trials(s, d, run, manifest, max_concurrent=max_concurrent,
                           progress_stream=progress_stream, echo=echo)
+            t0 = time.perf_counter()
             r = stages.results(s, d, run)
+            manifest["results_s"] = round(time.perf_counter() - t0, 3)
         finally:
             conn.close()
         stages.report(s, d, r, run, manifest, storage=storage, echo=echo)

@@ -154,11 +154,28 @@ def hypervolume(metric, time, ref_metric: float, ref_time: float, maximise: bool
 
 def hypervolume_curve(points: pd.DataFrame, metric: str, time: str, ref_metric: float,
                       ref_time: float, maximise: bool = True, order_by: str = "finished_at_s") -> pd.DataFrame:
-    """Hypervolume of the points found so far against cumulative compute (sum of train_time_s)."""
-    pts = points.sort_values(order_by) if order_by in points else points
+    """Hypervolume of the points found so far against cumulative compute (sum of train_time_s).
+
+    Incremental: the non-dominated points so far are kept, a new point that one of them
+    dominates leaves the hypervolume as it was, and only a point that joins them is a
+    recomputation over them (not over every point so far), so the curve costs about
+    n x (frontier size), not n^2."""
+    pts = points.sort_values(order_by, kind="stable") if order_by in points else points
     compute = pts["train_time_s"].cumsum().to_numpy()
-    hv = [hypervolume(pts[metric].iloc[: i + 1], pts[time].iloc[: i + 1], ref_metric, ref_time, maximise)
-          for i in range(len(pts))]
+    m = pts[metric].to_numpy(float) * (1.0 if maximise else -1.0)
+    t = pts[time].to_numpy(float)
+    ref_m = ref_metric if maximise else -ref_metric
+    hv = np.zeros(len(pts))
+    front_m, front_t = np.empty(0), np.empty(0)
+    current = 0.0
+    for i in range(len(pts)):
+        mi, ti = m[i], t[i]
+        if np.isfinite(mi) and np.isfinite(ti) and mi > ref_m and ti < ref_time and \
+                not ((front_m >= mi) & (front_t <= ti)).any():
+            keep = ~((front_m <= mi) & (front_t >= ti))
+            front_m, front_t = np.append(front_m[keep], mi), np.append(front_t[keep], ti)
+            current = hypervolume(front_m, front_t, ref_m, ref_time, True)
+        hv[i] = current
     return pd.DataFrame({"compute_s": compute, "hypervolume": hv})
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -289,6 +290,7 @@ def report(s: Specs, d: Data, r: Results, run: RunDir, manifest: dict, *, storag
     from . import report as report_stage
     from . import storage as store
 
+    t0 = time.perf_counter()
     manifest["test_split_scored"] = report_stage.times_scored(run.path)
     manifest["ended_at"] = datetime.now(timezone.utc).isoformat()
     if not r.stops.empty:
@@ -299,6 +301,7 @@ def report(s: Specs, d: Data, r: Results, run: RunDir, manifest: dict, *, storag
     summary = report_stage.summary_lines(r.trials, r.frontier, r.stops, s.objective, manifest)
     report_stage.write_report(run.path, r.trials, r.frontier, s.objective, d.report, manifest, summary)
     tensorboard_summary(run, r.frontier, s.objective)
+    manifest["report_s"] = round(time.perf_counter() - t0, 3)
     manifest["status"] = COMPLETE
     run.write_manifest(manifest)
     if storage:

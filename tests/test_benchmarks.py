@@ -46,3 +46,19 @@ def test_pruning_smoke():
     assert out["tables"] == 4 and len(out["per_table"]) == 4      # default, reference, 2 random grids
     assert 0 < out["sim_compute_ratio_median"] <= 1 and 0 < out["sim_hv_ratio_worst"] <= 1.0 + 1e-9
     assert out["live_fits_adaptive"] <= out["live_fits_exhaustive"]
+
+
+def test_scale_smoke():
+    out = _run("scale.py", "--smoke", "--cores", "2")
+    row = out["sizes"][0]
+    assert row["configs"] == 40 and row["pairs"] == 80 and row["all_ok"] is True
+    for key in ("trial_wall_s", "fit_predict_s", "overhead_core_ms_per_pair", "joblib_wall_s",
+                "ratio_trials_over_joblib", "post_trials_s", "report_mb", "process_start_s", "process_between_s"):
+        assert key in row, key
+    assert out["driver_peak_rss_mb"] > 0
+
+
+def test_tensorboard_scale_smoke():
+    out = _run("tensorboard_scale.py", "--smoke")
+    row = out["sizes"][0]
+    assert row["configs"] == row["runs_listed"] == row["session_groups_total"] == 20

@@ -172,3 +172,20 @@ def test_learning_curves_pick_the_best_group_per_architecture():
     lc = learning_curves(pd.DataFrame(rows), "val_accuracy")
     assert list(lc["group_id"]) == ["g2", "g2"] and list(lc["n_train"]) == [10, 20]
     assert (lc["val_accuracy_ci"] > 0).all() and (lc["n_seeds"] == 2).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0.001, 10), st.floats(0, 5)), min_size=1, max_size=40),
+       st.booleans())
+def test_the_incremental_hypervolume_curve_equals_recomputing_every_prefix(rows, maximise):
+    from sweep.pareto import hypervolume, hypervolume_curve
+
+    df = pd.DataFrame(rows, columns=["val_accuracy", "train_time_s", "finished_at_s"])
+    ref_m = df["val_accuracy"].min() if maximise else df["val_accuracy"].max()
+    ref_t = df["train_time_s"].max() * 2
+    got = hypervolume_curve(df, "val_accuracy", "train_time_s", ref_m, ref_t, maximise)
+    order = df.sort_values("finished_at_s", kind="stable")
+    want = [hypervolume(order["val_accuracy"].iloc[: i + 1], order["train_time_s"].iloc[: i + 1], ref_m, ref_t,
+                        maximise) for i in range(len(order))]
+    np.testing.assert_allclose(got["hypervolume"], want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got["compute_s"], order["train_time_s"].cumsum())

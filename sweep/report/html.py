@@ -38,6 +38,18 @@ def _table(rows: list[dict], knee_key: str | None = "knee") -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+# Rows of a list table (stopped early, failed) shown in the page; the rest are in the file named.
+TABLE_ROWS = 200
+
+
+def _capped(rows: list[dict] | None, where: str) -> str:
+    """A list table of at most TABLE_ROWS rows, then a line saying how many more and where."""
+    rows = rows or []
+    more = len(rows) - TABLE_ROWS
+    note = f"<p class=note>… and {more} more: see {html.escape(where)}</p>" if more > 0 else ""
+    return _table(rows[:TABLE_ROWS], None) + note
+
+
 # Nothing may be fetched: scripts and styles are inline, images are data: URIs.
 _CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
         "img-src data:; font-src data:")
@@ -95,9 +107,9 @@ def render(run_dir: Path, title: str, frontier_rows: list[dict], trials: pd.Data
         *(["<h2>Stopped early</h2>",
            "<p class=note>Configurations the adaptive rule stopped: none of their remaining sample "
            "sizes could reach the frontier (pruning: pareto; sweep run --exhaustive fits every pair).</p>",
-           _table(stopped_rows, None)] if stopped_rows else []),
+           _capped(stopped_rows, "stopped.csv")] if stopped_rows else []),
         "<h2>Failed trials</h2>",
-        _table(failed_rows, None),
+        _capped(failed_rows, "trials.csv (status other than ok)"),
         "<h2>Data</h2>",
         "<h3>Sources (rows_read = rows_kept + rows_quarantined + rows_duplicate)</h3>",
         _table(src_rows, None),

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
+
+# Above this many points the Pareto figure draws dominated points compactly (scattergl, no
+# per-point text): report.html stays small and quick to open with tens of thousands of points.
+COMPACT_ABOVE = 2000
 
 
 def pareto_figure(points: pd.DataFrame, front: pd.DataFrame, metric: str, time: str, maximise: bool,
@@ -19,11 +24,27 @@ def pareto_figure(points: pd.DataFrame, front: pd.DataFrame, metric: str, time: 
     knee_keys = _keys(front[front["is_knee"]]) if "is_knee" in front else set()
     not_separable = not_separable or set()
     traces = []
+    compact = len(points) > COMPACT_ABOVE
     for arch, g in points.groupby("architecture", sort=True):
         keys = [(c, int(r)) for c, r in zip(g["config_id"].astype(str), g["rung"])]
-        on_front = [k in front_keys for k in keys]
+        on_front = np.array([k in front_keys for k in keys], dtype=bool)
         knee = [k in knee_keys for k in keys]
         shaded = [k in not_separable for k in keys]
+        detail = on_front | np.array(shaded, dtype=bool) if compact else np.ones(len(g), dtype=bool)
+        if (~detail).any():  # many points: the dominated ones drawn compactly (WebGL, no per-point text)
+            d = g[~detail]
+            traces.append({
+                "type": "scattergl", "mode": "markers", "name": f"{arch} (dominated)",
+                "x": _round(d[time]), "y": _round(d[col]),
+                "customdata": [[k[0], k[1]] for k, f in zip(keys, detail) if not f],
+                "hovertemplate": str(arch) + " %{customdata[0]} n_train=%{customdata[1]}<br>" + col +
+                                 "=%{y:.4f}<br>" + time + "=%{x:.4g}s<extra></extra>",
+                "marker": {"size": 5, "symbol": "circle", "opacity": 0.5}})
+        g, sel = g[detail], np.flatnonzero(detail)
+        keys, knee, shaded = [keys[i] for i in sel], [knee[i] for i in sel], [shaded[i] for i in sel]
+        front_flags = [bool(on_front[i]) for i in sel]
+        if not len(g):
+            continue
         traces.append({
             "type": "scatter", "mode": "markers", "name": str(arch),
             "x": g[time].tolist(), "y": g[col].tolist(),
@@ -34,7 +55,7 @@ def pareto_figure(points: pd.DataFrame, front: pd.DataFrame, metric: str, time: 
             "marker": {"size": [16 if k else 9 for k in knee],
                        "symbol": ["star" if k else "circle" for k in knee],
                        "opacity": [0.35 if s else 0.85 for s in shaded],
-                       "line": {"width": [2 if f else 0 for f in on_front], "color": "black"}},
+                       "line": {"width": [2 if f else 0 for f in front_flags], "color": "black"}},
         })
     f = front.sort_values(time)
     traces.append({"type": "scatter", "mode": "lines", "name": "frontier", "line": {"shape": "hv", "color": "black"},
@@ -80,11 +101,26 @@ def curves_figures(curves: pd.DataFrame, slopes: pd.DataFrame, metric: str, time
 
 
 def hypervolume_figure(curve: pd.DataFrame, ref: str) -> dict:
-    return {"data": [{"type": "scatter", "mode": "lines", "x": curve["compute_s"].tolist(),
-                      "y": curve["hypervolume"].tolist(), "name": "hypervolume"}],
+    """The hypervolume against compute as a step line: only the points where it rises (and
+    the last), so the figure's size follows the frontier's changes, not the point count."""
+    hv = curve["hypervolume"].to_numpy()
+    keep = np.ones(len(hv), dtype=bool)
+    if len(hv) > 1:
+        keep[1:-1] = hv[1:-1] != hv[:-2]
+    steps = curve[keep]
+    return {"data": [{"type": "scatter", "mode": "lines", "line": {"shape": "hv"},
+                      "x": _round(steps["compute_s"]), "y": _round(steps["hypervolume"]), "name": "hypervolume"}],
             "layout": {"title": {"text": f"Hypervolume against compute spent (reference {ref})"},
                        "xaxis": {"title": {"text": "cumulative train_time_s"}},
                        "yaxis": {"title": {"text": "hypervolume (metric × log10 s)"}}, "height": 380}}
+
+
+def _round(values, digits: int = 6) -> list:
+    """Values to `digits` significant digits (what a figure can show), NaN as None."""
+    out = []
+    for v in np.asarray(values, dtype=float):
+        out.append(None if not np.isfinite(v) else float(f"{v:.{digits}g}"))
+    return out
 
 
 def embed(div_id: str, figure: dict) -> str:
