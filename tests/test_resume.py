@@ -391,7 +391,8 @@ def test_sigkill_mid_batch_loses_no_written_record_and_refits_none(tmp_path, dig
     assert r.wait(timeout=300) == 0, (tmp_path / "b.log").read_text()[-3000:]
     trials = pd.read_parquet(run_dir / "trials.parquet")
     cid = {round(d, 2): c for d, c in zip(trials["param_delay"], trials["config_id"])}
-    refit = {(cid[round(d, 2)], n) for _, n, d in _fit_starts(fits)[started:]} & before
+    # the resumed driver's own fits, in its own process, are the test-split scoring of the frontier
+    refit = {(cid[round(d, 2)], n) for pid, n, d in _fit_starts(fits)[started:] if pid != r.pid} & before
     assert refit == set(), f"recorded pairs fitted again after the kill: {sorted(refit)}"
     pairs = list(zip(trials["config_id"], trials["rung"]))
     assert len(pairs) == len(set(pairs)) == len(CHAIN_DELAYS) * len(SIZES) and (trials["status"] == "ok").all()
