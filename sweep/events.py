@@ -63,10 +63,10 @@ class ConfigEvents:
 
     The events go through tensorboardX's record writer, synchronously: SummaryWriter's
     background thread, its start-up and an fsync per flush would cost more than a rung's
-    fit on a cheap model. They are held until the configuration ends or HOLD_S has passed
-    since it started, then written at each rung (a running sweep shows an expensive
-    configuration's rungs as they finish), without an fsync: events are best effort, the
-    ledger is the durable record.
+    fit on a cheap model. They are held while the configuration has run, and is expected
+    to run to its next rung, under HOLD_S; from then on they are written at each rung (a
+    running sweep shows an expensive configuration's rungs as they finish), without an
+    fsync: events are best effort, the ledger is the durable record.
     """
 
     def __init__(self, root: str | Path, config_id: str, hparams: dict, metric_tags: list[str]):
@@ -97,10 +97,13 @@ class ConfigEvents:
     def _write(self, summary, step: int) -> None:
         self.held.append(self._event(summary, step))
 
-    def _flush(self, force: bool = False) -> None:
+    def _flush(self, force: bool = False, next_step: int | None = None, step: int = 0) -> None:
         import time
 
-        if not force and self.records is None and time.perf_counter() - self.t0 < HOLD_S:
+        elapsed = time.perf_counter() - self.t0
+        # the next rung, if any, is expected to take about (next / this) x what this one took
+        expected = elapsed * (next_step / step) if next_step and step else elapsed
+        if not force and self.records is None and max(elapsed, expected) < HOLD_S:
             return
         if self.records is None:
             import socket
@@ -115,14 +118,16 @@ class ConfigEvents:
         self.held = []
         self.records._writer.flush()  # to the OS (RecordWriter.flush would also fsync)
 
-    def rung(self, step: int, values: dict[str, float]) -> None:
+    def rung(self, step: int, values: dict[str, float], next_step: int | None = None) -> None:
+        """The scalars of a finished rung; `next_step`, the configuration's next rung, lets a
+        cheap first rung be shown at once when the next one will end past HOLD_S."""
         from tensorboardX.summary import scalar
 
         self._last_step = int(step)
         for tag, v in values.items():
             if v is not None and math.isfinite(v):  # e.g. roc_auc of an estimator without probabilities
                 self._write(scalar(tag, float(v)), step)
-        self._flush()
+        self._flush(next_step=next_step, step=int(step))
 
     def close(self, ok: bool = True, stopped: bool = False) -> None:
         """End the HParams session; its `outcome/stopped` metric (1: stopped early by the
@@ -131,8 +136,11 @@ class ConfigEvents:
 
         self._write(scalar("outcome/stopped", 1.0 if stopped else 0.0), self._last_step)
         self._write(_session_end(ok), self._last_step)
-        self._flush(force=True)
-        self.records.close()
+        try:
+            self._flush(force=True)
+        finally:
+            if self.records is not None:
+                self.records.close()
 
 
 def _session_end(ok: bool):

@@ -123,8 +123,8 @@ class Appender:
 
     def _fsync(self) -> None:
         if self.dirty and self.fd is not None:
-            self.dirty = False
             os.fsync(self.fd)
+            self.dirty = False
 
     def _raise_pending(self) -> None:
         if self.error is not None:
@@ -144,11 +144,20 @@ class Appender:
             self._raise_pending()
 
     def close(self) -> None:
-        self.sync()
+        """sync, then close the descriptor (a later append opens it again)."""
         with self.lock:
-            if self.fd is not None:
-                os.close(self.fd)
-                self.fd = None
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            try:
+                self._fsync()
+            except OSError as exc:
+                raise _error(self.path, exc) from None
+            finally:
+                if self.fd is not None:
+                    os.close(self.fd)
+                    self.fd = None
+            self._raise_pending()
 
 
 def _error(path: str, exc: OSError) -> "LedgerError":

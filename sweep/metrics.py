@@ -105,6 +105,8 @@ def _roc_auc_ovr(col: np.ndarray, proba: np.ndarray) -> float:
         n_pos, n_neg = int(pos.sum()), int((~pos).sum())
         if n_pos == 0 or n_neg == 0:
             return math.nan
+        if not np.isfinite(proba[:, c]).all():
+            return math.nan  # e.g. a diverged model's NaN probabilities: no ordering to score
         neg = np.sort(proba[~pos, c])
         s = proba[pos, c]
         below = np.searchsorted(neg, s, side="left")

@@ -50,9 +50,9 @@ class LocalSink:
     def sync(self) -> None:
         ledger.appender(self.ledger_path).sync()
 
-    def rung(self, n: int, values: dict) -> None:
+    def rung(self, n: int, values: dict, next_n: int | None = None) -> None:
         if self.writer is not None:
-            self._events(self.writer.rung, n, values)
+            self._events(self.writer.rung, n, values, next_n)
 
     def close(self, ok: bool, stopped: bool = False) -> None:
         if self.writer is not None:
@@ -94,9 +94,9 @@ class RemoteSink:
 
         ray.get(self.recorder.sync.remote(self.ledger_path))
 
-    def rung(self, n: int, values: dict) -> None:
+    def rung(self, n: int, values: dict, next_n: int | None = None) -> None:
         if self.events_dir:
-            self.recorder.rung.remote(self.config_id, n, values)
+            self.recorder.rung.remote(self.config_id, n, values, next_n)
 
     def close(self, ok: bool, stopped: bool = False) -> None:
         import ray
@@ -130,15 +130,25 @@ class Recorder:
         self.writers[config_id] = ConfigEvents(events_dir, config_id, hparams, tags)
         return True
 
-    def rung(self, config_id: str, n: int, values: dict) -> None:
+    def rung(self, config_id: str, n: int, values: dict, next_n: int | None = None) -> None:
         if config_id in self.writers:
-            self.writers[config_id].rung(n, values)
+            self._events(config_id, self.writers[config_id].rung, n, values, next_n)
 
     def close(self, config_id: str, ok: bool, stopped: bool = False) -> bool:
         w = self.writers.pop(config_id, None)
         if w is not None:
-            w.close(ok=ok, stopped=stopped)
+            self._events(config_id, w.close, ok, stopped)
         return True
+
+    def _events(self, config_id: str, fn, *args) -> None:
+        """TensorBoard writes are best effort here too: a failure is said, never fatal."""
+        try:
+            fn(*args)
+        except OSError as exc:
+            import sys
+            print(f"warning: TensorBoard events of {config_id} not written ({exc}); the ledger is unaffected",
+                  file=sys.stderr)
+            self.writers.pop(config_id, None)
 
 
 def recorded(ledger_path: str, config_id: str) -> dict[int, str]:

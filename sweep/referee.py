@@ -2,7 +2,7 @@
 and decides, in the order results arrive, whether its configuration goes on.
 
 With `pruning: {policy: pareto}` every trial hands its rung's record to the Referee instead
-of appending it itself: the Referee appends it to the ledger (durable before it answers),
+of appending it itself: the Referee appends it to the ledger (written before it answers),
 shows it to the Judge, and when the Judge stops the configuration, appends one `stopped`
 record (keyed by the next rung, with `stopped_after` and the reason). The ledger's order is
 therefore the Judge's arrival order, so a resumed or extended run rebuilds the same Judge by

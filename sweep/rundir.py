@@ -1,10 +1,11 @@
-"""The run directory: the name of every file in it, its manifest, and the one atomic writer.
+"""The run directory: the names of its files, its manifest, and the one atomic writer.
 
-Every file a run writes (docs/design.md, "The run directory") is named here once, and every
-whole-file write goes through `atomic_write`: the new content lands in a temporary file
-beside the target, then `os.replace` puts it in place, so a reader (or a killed driver)
-sees the old file or the new one, never half of one. The ledger is the exception: it is
-appended to, record by record (sweep.ledger).
+The files the stages hand between them (docs/design.md, "The run directory") are named
+here; the report stage's own outputs (report.html, its figures, points.csv) are named in
+sweep.report, which writes them through the same `atomic_write`. Every whole-file write
+lands in a temporary file beside the target, then `os.replace` puts it in place, so a
+reader (or a killed driver) sees the old file or the new one, never half of one. The
+ledger is the exception: it is appended to, record by record (sweep.ledger).
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ DATA_REPORT = "data_report.json"
 QUARANTINE = "quarantine"
 TENSORBOARD = "tensorboard"
 FRONTIER = "frontier.csv"
-TEST_SCORES = "test_scores.jsonl"
-REPORT = "report.html"
 COMPLETE = "complete"
 
 
@@ -37,8 +36,12 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
     """Call `write(tmp)` on a temporary path beside `path`, then move it into place."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temporary behind
+        raise
     return path
 
 
@@ -58,10 +61,6 @@ class RunDir:
     @property
     def name(self) -> str:
         return self.path.name
-
-    @property
-    def ledger(self) -> Path:
-        return self.path / LEDGER
 
     @property
     def tensorboard(self) -> Path:

@@ -23,6 +23,7 @@ from . import ledger
 from .data import Prepared
 from .grid import Configuration
 from .metrics import Objective
+from .rundir import LEDGER, TENSORBOARD
 
 TRIAL_COLUMNS = ["config_id", "group_id", "trial_id", "architecture", "estimator"]
 TAIL_COLUMNS = ["train_time_s", "train_cpu_s", "predict_time_s", "status", "node_id", "error", "finished_at_s"]
@@ -154,7 +155,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     from ray import tune
 
     run_dir = Path(run_dir).resolve()
-    ledger_path = str(run_dir / "ledger.jsonl")
+    ledger_path = str(run_dir / LEDGER)
     if ledger.seal(ledger_path):
         print("warning: the ledger's last line was torn (a crash mid-write); it is ignored",
               file=sys.stderr)
@@ -166,7 +167,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
         referee = start_referee({c.config_id: list(rungs) for c in configs},
                                 {c.config_id: c.architecture for c in configs}, objective.maximise,
                                 rule, objective.metric, objective.time_axis, ledger_path, records)
-        records, _ = ledger.read(ledger_path)  # with the stops the replay made durable
+        records, _ = ledger.read(ledger_path)  # with the stops the replay wrote
     latest = ledger.latest(records)
     final = {cid for (cid, _), r in latest.items() if r.get("status") != "ok"}  # failed / timed out
     items = []
@@ -197,7 +198,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     recorder = start_recorder()  # only on a multi-node cluster: other nodes write through it
     trainable = tune.with_parameters(_entry(), data=data, plan=plan, task=task,
                                      ledger_path=ledger_path,
-                                     events_dir=str(run_dir / "tensorboard"), recorder=recorder,
+                                     events_dir=str(run_dir / TENSORBOARD), recorder=recorder,
                                      driver_node=ray.get_runtime_context().get_node_id(), referee=referee,
                                      column=objective.column, maximise=objective.maximise)
     res = {key: {"cpu": pack_[0]["config"]["cpu"], "gpu": pack_[0]["config"]["gpu"]} for key, pack_ in plan.items()}
@@ -234,11 +235,16 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
 
 
 def _kill(actor) -> None:
-    """Stop the Referee, its records fsynced first."""
+    """Stop the Referee, its records fsynced first. A Referee that cannot sync (dead, or slow
+    while the run is being interrupted) is said in one warning and killed anyway: its records
+    are written, only perhaps not fsynced, and the run's own error or interrupt goes on."""
     if actor is not None:
         import ray
         try:
-            ray.get(actor.sync.remote(), timeout=30)
+            ray.get(actor.sync.remote(), timeout=10)
+        except Exception as exc:
+            print(f"warning: the Referee's last records may not be fsynced ({type(exc).__name__}); "
+                  "they are in the ledger", file=sys.stderr)
         finally:
             ray.kill(actor)
 
@@ -356,7 +362,7 @@ def _entry():
 def missing_pairs(run_dir: Path, configs: list[Configuration], rungs: list[int]) -> list[tuple[str, int]]:
     """(config_id, rung) pairs still to run: not in the ledger, and not after a failed rung of
     the same configuration (a failed configuration's larger samples are not tried)."""
-    records, _ = ledger.read(run_dir / "ledger.jsonl")
+    records, _ = ledger.read(run_dir / LEDGER)
     latest = ledger.latest(records)
     failed = {cid for (cid, _), r in latest.items() if r.get("status") != "ok"}
     return [(c.config_id, n) for c in configs for n in rungs
@@ -365,7 +371,7 @@ def missing_pairs(run_dir: Path, configs: list[Configuration], rungs: list[int])
 
 def collect_results(run_dir: Path, configs: list[Configuration]) -> pd.DataFrame:
     """trials table from the ledger: one row per (config_id, rung) with docs/design.md's columns."""
-    records, skipped = ledger.read(run_dir / "ledger.jsonl")
+    records, skipped = ledger.read(run_dir / LEDGER)
     if skipped:
         print(f"warning: {skipped} torn or unreadable ledger line(s) ignored", file=sys.stderr)
     by_id = {c.config_id: c for c in configs}
@@ -394,7 +400,7 @@ STOP_COLUMNS = ["config_id", "group_id", "architecture", "stopped_after", "next_
 def collect_stops(run_dir: Path) -> pd.DataFrame:
     """The stopped configurations (sweep.referee), one row each: the rung it stopped after,
     the rung it did not fit, and the reason (RUN/stopped.csv)."""
-    records, _ = ledger.read(run_dir / "ledger.jsonl")
+    records, _ = ledger.read(run_dir / LEDGER)
     rows = [{"config_id": r["config_id"], "group_id": r.get("group_id"), "architecture": r.get("architecture"),
              "stopped_after": r.get("stopped_after"), "next_rung": int(r["rung"]), "reason": r.get("reason", ""),
              "params_json": json.dumps(r.get("params", {}), sort_keys=True)}

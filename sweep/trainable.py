@@ -3,8 +3,9 @@
 For each rung: take the first n rows of one seeded, stratified order of the training
 split (so each rung's sample contains the previous one), fit (timed: wall and CPU of
 `fit` alone, BLAS/OpenMP threads pinned to the trial's CPU share), score on validation,
-append the record to the ledger (durable before anything else), write TensorBoard
-scalars, then `tune.report`. Rungs already in the ledger are skipped.
+append the record to the ledger (written before anything else; fsynced in groups),
+write TensorBoard scalars, then count it in the trial's next batch of progress for Tune.
+Rungs already in the ledger are skipped.
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
                     sink.append(rec)  # written before anything else
             out.append(rec)
             if rec["status"] == "ok":
-                sink.rung(n, {k: rec[k] for k in tags})
+                later = [k for k in rungs if k > n]
+                sink.rung(n, {k: rec[k] for k in tags}, later[0] if later else None)
             if reporter is not None:
                 reporter.rung(rec, stopped)
             if rec["status"] != "ok" or stopped:
@@ -136,7 +138,7 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
 
 class _TimeLimit:
     """A configuration's time limit (all its rungs). Python cannot stop a running fit, so when
-    the limit passes, a `timed_out` record for the running rung is made durable and this
+    the limit passes, a `timed_out` record for the running rung is written and fsynced and this
     trial's process ends; Tune restarts the trial, which skips every recorded pair."""
 
     def __init__(self, cfg: dict, sink, trial_id: str, node_id: str):
@@ -164,8 +166,8 @@ class _TimeLimit:
                 trial_id=self.trial_id, node_id=self.node_id, pid=os.getpid())
             try:
                 self.sink.append(rec)
+                self.sink.sync()  # on disk (here, or through the Recorder) before the process ends
                 self.sink.close(ok=False)
-                ledger.sync_all()
             finally:
                 os._exit(75)  # the fit cannot be interrupted: end the process (Tune restarts the trial)
 
@@ -219,7 +221,8 @@ def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledg
 
     Per trial, once: what the ledger already holds for the pack (a restarted trial skips
     it), the thread limits, and each seed's nested order; progress goes to Tune in batches
-    (Reporter); the ledger is fsynced before the trial returns."""
+    (Reporter); this trial's ledger records are fsynced before it returns (with a Referee,
+    the Referee writes them and fsyncs them in groups, and before it is stopped)."""
     os.environ.setdefault("PL_DISABLE_FORK", "1")  # what Tune's runtime_env set (sweep.runner)
     import ray
     from ray import tune
@@ -250,6 +253,11 @@ def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledg
                 run_rungs(cfg, data, todo, task, ledger_path, events_dir, reporter, trial_id=trial_id,
                           node_id=node_id, sink=sink, referee=referee, order=orders[cfg["seed"]],
                           limit_threads=False)
-    finally:
-        sink.sync()
+    except BaseException:
+        try:
+            sink.sync()  # what was written, on disk; the trial's own error is what goes on
+        except Exception:
+            pass
+        raise
+    sink.sync()
     reporter.flush()

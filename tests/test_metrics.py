@@ -60,3 +60,15 @@ def test_string_labels():
     got = score("classification", y, np.array(["a", "b", "b", "a"]), np.eye(3)[[0, 1, 1, 0]], np.array(["a", "b", "c"]))
     assert got["accuracy"] == 0.75 and abs(got["f1_macro"] - m.f1_score(y, ["a", "b", "b", "a"], average="macro",
                                                                        zero_division=0)) < 1e-12
+
+
+def test_roc_auc_of_nan_probabilities_is_nan():
+    import math
+
+    from sweep.metrics import score
+
+    y = np.array([0, 1, 0, 1, 2, 2])
+    proba = np.full((6, 3), 1 / 3)
+    proba[0, 0] = np.nan  # e.g. a model that diverged
+    out = score("classification", y, np.array([0, 1, 0, 1, 2, 2]), proba, np.array([0, 1, 2]))
+    assert math.isnan(out["roc_auc"]) and out["accuracy"] == 1.0

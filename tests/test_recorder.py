@@ -187,3 +187,18 @@ def test_recorder_body_writes_the_same_files(tmp_path):
     assert [(e.step, e.value) for e in y.Scalars("val_accuracy")] == [(10, 0.25)]
     assert [e.value for e in y.Scalars("outcome/stopped")] == [1.0]
     assert (session_status(x), session_status(y)) == ("STATUS_SUCCESS", "STATUS_FAILURE")
+
+
+def test_a_cheap_first_rung_is_shown_when_the_next_will_end_past_the_hold(tmp_path):
+    """Events are held while a configuration is quick, but a first rung whose successor is
+    expected to end past HOLD_S is written at once, so a long second rung does not hide it."""
+    from sweep import events
+
+    w = events.ConfigEvents(tmp_path, "c", {"a": 1}, ["val_accuracy"])
+    w.rung(10, {"val_accuracy": 0.5}, next_step=20)
+    assert not (tmp_path / "c").exists()  # expected to end well within the hold: held
+    w.t0 -= 0.3  # as if the first rung had taken 0.3 s: the next, 100 x larger, will end past 1 s
+    w.rung(20, {"val_accuracy": 0.6}, next_step=2000)
+    files = list((tmp_path / "c").glob("events.out.tfevents.*"))
+    assert len(files) == 1 and files[0].stat().st_size > 0
+    w.close(ok=True)

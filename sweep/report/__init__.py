@@ -9,6 +9,7 @@ import pandas as pd
 
 from .. import pareto
 from ..metrics import Objective
+from ..rundir import STOPPED
 from ..rundir import atomic_write as _atomic
 from ..drift import DRIFT_FILE
 from . import drift as drift_report
@@ -92,8 +93,8 @@ def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, objec
     drift_html, advice = _drift(run_dir, front, metric, maximise)
     if advice:
         summary = summary + [f"drift: {advice}"]
-    stopped = pd.read_csv(run_dir / "stopped.csv", dtype={"config_id": str}) \
-        if (run_dir / "stopped.csv").exists() else None
+    stopped = pd.read_csv(run_dir / STOPPED, dtype={"config_id": str}) \
+        if (run_dir / STOPPED).exists() else None
     stopped_rows = None if stopped is None else \
         stopped[["config_id", "architecture", "stopped_after", "reason"]].to_dict("records")
     text = html_report.render(run_dir, f"sweep report — {manifest.get('run_name', run_dir.name)}",
