@@ -131,20 +131,9 @@ class Appender:
             exc, self.error = self.error, None
             raise _error(self.path, exc)
 
-    def sync(self) -> None:
-        """Every record appended so far is on disk when this returns."""
-        with self.lock:
-            if self.timer is not None:
-                self.timer.cancel()
-                self.timer = None
-            try:
-                self._fsync()
-            except OSError as exc:
-                raise _error(self.path, exc) from None
-            self._raise_pending()
-
-    def close(self) -> None:
-        """sync, then close the descriptor (a later append opens it again)."""
+    def sync(self, close: bool = False) -> None:
+        """Every record appended so far is on disk when this returns; with `close`, the
+        descriptor is closed too (a later append opens it again)."""
         with self.lock:
             if self.timer is not None:
                 self.timer.cancel()
@@ -154,10 +143,13 @@ class Appender:
             except OSError as exc:
                 raise _error(self.path, exc) from None
             finally:
-                if self.fd is not None:
+                if close and self.fd is not None:
                     os.close(self.fd)
                     self.fd = None
             self._raise_pending()
+
+    def close(self) -> None:
+        self.sync(close=True)
 
 
 def _error(path: str, exc: OSError) -> "LedgerError":

@@ -63,16 +63,21 @@ def test_run_with_address_matches_a_local_run(cluster, local_run, tmp_path):
     assert {p.name for p in (out / "tensorboard").iterdir()} >= set(t["config_id"])
 
 
+def _slow_space(tmp_path: Path, digits_spec: Path, name: str, sizes: list, delay: float) -> Path:
+    """A space of 6 SlowClassifier configurations (delays delay, delay + 0.01, ...), every pair fitted."""
+    space = {"name": name, "dataset": str(digits_spec), "sample_sizes": sizes, "pruning": {"policy": "none"},
+             "architectures": [{"name": "slow", "estimator": "sweep.testing.SlowClassifier",
+                                "grid": {"delay": [round(delay + 0.01 * k, 2) for k in range(6)]}}]}
+    p = tmp_path / "space.yaml"
+    p.write_text(yaml.safe_dump(space, sort_keys=False))
+    return p
+
+
 def test_run_with_address_spreads_over_both_nodes(cluster, tmp_path, digits_spec):
     # Trials that keep the head's one CPU busy for seconds: the smoke grid's millisecond trials
     # can all finish on the head (Tune reuses its actor) before the worker's first actor is up,
     # which says nothing about placement.
-    space = {"name": "spread", "dataset": str(digits_spec), "sample_sizes": [0.5, 1.0],
-             "pruning": {"policy": "none"},
-             "architectures": [{"name": "slow", "estimator": "sweep.testing.SlowClassifier",
-                                "grid": {"delay": [1.0, 1.01, 1.02, 1.03, 1.04, 1.05]}}]}
-    p = tmp_path / "space.yaml"
-    p.write_text(yaml.safe_dump(space, sort_keys=False))
+    p = _slow_space(tmp_path, digits_spec, "spread", [0.5, 1.0], 1.0)
     out = tmp_path / "run"
     r = run_cli("run", str(p), "--address", cluster.address, "--out", str(out), env=cluster.env)
     assert r.returncode == 0, r.stderr[-3000:] + cluster.log_tail()
@@ -287,12 +292,7 @@ def test_lost_worker_node_trials_retried_on_the_rest(tmp_path, digits_spec):
     try:
         c.start_head(num_cpus=1)
         worker = c.add_worker(num_cpus=1)
-        space = {"name": "nodeloss", "dataset": str(digits_spec), "sample_sizes": [0.2, 0.5, 1.0],
-                 "pruning": {"policy": "none"},
-                 "architectures": [{"name": "slow", "estimator": "sweep.testing.SlowClassifier",
-                                    "grid": {"delay": [0.5, 0.51, 0.52, 0.53, 0.54, 0.55]}}]}
-        p = tmp_path / "space.yaml"
-        p.write_text(yaml.safe_dump(space, sort_keys=False))
+        p = _slow_space(tmp_path, digits_spec, "nodeloss", [0.2, 0.5, 1.0], 0.5)
         out = tmp_path / "run"
         import subprocess
         import sys
