@@ -25,7 +25,7 @@ import pandas as pd
 from . import stages
 from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError, RunInterrupted, StorageError
 from .metrics import Objective
-from .rundir import COMPLETE, FRONTIER, TRIALS, DATA_REPORT, STOPPED, RunDir
+from .rundir import COMPLETE, FRONTIER, PLAN, TRIALS, DATA_REPORT, STOPPED, RunDir
 
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES}
 
@@ -56,32 +56,44 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         address: str | None = None, max_concurrent: int | None = None, smoke: bool = False,
         repeats: int | None = None, num_cpus: int | None = None, progress_stream=None,
         echo=print, argv: list[str] | None = None, storage: str | None = None,
-        connect_timeout_s: float = 30.0, exhaustive: bool = False) -> SweepResult:
+        connect_timeout_s: float = 30.0, exhaustive: bool = False, time_budget_s: float | None = None,
+        plan: str | Path | None = None, started_at: float | None = None) -> SweepResult:
     """Run a new sweep end to end and return its result (see the module docstring).
 
     `address` connects to an existing Ray cluster; `storage` (a URI) receives a copy of the
     run directory when the run ends (sweep.storage); `exhaustive` fits every pair whatever
-    the space's `pruning:` says."""
-    _check_options(max_concurrent, storage)
+    the space's `pruning:` says. `time_budget_s`: the whole run, from `started_at` (epoch
+    seconds; default now) to its end, within that many seconds (stages.budget). `plan`: a
+    `sweep plan` directory whose pilot fits the run keeps (as does `out` naming one)."""
+    started_at = time.time() if started_at is None else started_at
+    _check_options(max_concurrent, storage, time_budget_s)
+    plan_dir = _plan_dir(plan) if plan is not None else None
     s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=echo)
     run_dir = RunDir.new(out, s.run_name)
+    if plan_dir is None and run_dir.has(PLAN):
+        plan_dir = run_dir.path
     return _execute(s, run_dir, None, None, address=address, max_concurrent=max_concurrent, num_cpus=num_cpus,
                     progress_stream=progress_stream, echo=echo, argv=argv, storage=storage,
-                    connect_timeout_s=connect_timeout_s)
+                    connect_timeout_s=connect_timeout_s, time_budget_s=time_budget_s, started_at=started_at,
+                    plan_dir=plan_dir)
 
 
 def resume(run_dir: str | Path, address: str | None = None, max_concurrent: int | None = None,
            num_cpus: int | None = None, progress_stream=None, echo=print, argv: list[str] | None = None,
-           storage: str | None = None, connect_timeout_s: float = 30.0) -> SweepResult:
+           storage: str | None = None, connect_timeout_s: float = 30.0, time_budget_s: float | None = None,
+           started_at: float | None = None) -> SweepResult:
     """Continue a run whose driver died or was stopped: every (config_id, rung) in its ledger
     is kept and not recomputed; the rest runs (specs from RUN/spec.yaml, data checked
-    against the run's fingerprint, fitting every pair or not as the run was started)."""
-    _check_options(max_concurrent, storage)
+    against the run's fingerprint, fitting every pair or not as the run was started). Pairs
+    an earlier --time-budget left unstarted run too, within `time_budget_s` when given."""
+    started_at = time.time() if started_at is None else started_at
+    _check_options(max_concurrent, storage, time_budget_s)
     run, previous = RunDir.existing(run_dir, "sweep resume")
     s = stages.specs_of_run(run, previous, echo=echo)
     return _execute(s, run, previous, "resume", address=address, max_concurrent=max_concurrent,
                     num_cpus=num_cpus, progress_stream=progress_stream, echo=echo, argv=argv,
-                    storage=storage, connect_timeout_s=connect_timeout_s)
+                    storage=storage, connect_timeout_s=connect_timeout_s, time_budget_s=time_budget_s,
+                    started_at=started_at)
 
 
 def extend(run_dir: str | Path, space: str | Path | None = None, dataset: str | Path | None = None,
@@ -100,9 +112,11 @@ def extend(run_dir: str | Path, space: str | Path | None = None, dataset: str | 
                     storage=storage, connect_timeout_s=connect_timeout_s)
 
 
-def _check_options(max_concurrent: int | None, storage: str | None) -> None:
+def _check_options(max_concurrent: int | None, storage: str | None, time_budget_s: float | None = None) -> None:
     from . import storage as store
 
+    if time_budget_s is not None and not time_budget_s > 0:
+        raise ConfigError(f"--time-budget must be a positive duration, but got {time_budget_s!r} s")
     if max_concurrent is not None and max_concurrent < 1:
         raise ConfigError(f"--max-concurrent must be >= 1, but got {max_concurrent}")
     if storage:
@@ -111,16 +125,19 @@ def _check_options(max_concurrent: int | None, storage: str | None) -> None:
 
 def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | None, *,
              address: str | None, max_concurrent: int | None, num_cpus: int | None, progress_stream,
-             echo, argv: list[str] | None, storage: str | None, connect_timeout_s: float) -> SweepResult:
+             echo, argv: list[str] | None, storage: str | None, connect_timeout_s: float,
+             time_budget_s: float | None = None, started_at: float | None = None,
+             plan_dir: Path | None = None) -> SweepResult:
     """The stages after specs, and what a run leaves when one of them fails:
     - before any trial, a new run leaves nothing, and a resumed or extended run its files as
       they were (a refused extend must leave the run as it was);
     - after trials started, the manifest says failed or interrupted (the ledger keeps every
       finished pair: `sweep resume` continues), and `--storage` gets a copy."""
+    in_plan = run.has(PLAN)  # a run started in a `sweep plan` directory: on failure, left a plan
     run.make()
     manifest = stages.manifest_for(s, run, argv=argv, address=address, storage=storage,
                                    previous=previous, action=action)
-    before = run.snapshot() if previous is not None else {}
+    before = run.snapshot() if previous is not None or in_plan else {}
     trials_started = False
     try:
         stages.write_specs(s, run, manifest)
@@ -128,9 +145,14 @@ def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | 
         manifest["ray_start_s"] = round(conn.seconds, 3)
         try:
             d = stages.data(s, run, manifest, previous, echo)
+            if plan_dir is not None:
+                stages.adopt_plan(plan_dir, run, s, d, echo)
+            b = None
+            if time_budget_s is not None:
+                b = stages.budget(s, d, run, manifest, time_budget_s, started_at or time.time(), echo)
             trials_started = True
             stages.trials(s, d, run, manifest, max_concurrent=max_concurrent,
-                          progress_stream=progress_stream, echo=echo)
+                          progress_stream=progress_stream, echo=echo, budget=b)
             t0 = time.perf_counter()
             r = stages.results(s, d, run)
             manifest["results_s"] = round(time.perf_counter() - t0, 3)
@@ -138,7 +160,7 @@ def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | 
             conn.close()
         stages.report(s, d, r, run, manifest, storage=storage, echo=echo)
     except BaseException as exc:
-        if not trials_started and previous is None:
+        if not trials_started and previous is None and not in_plan:
             shutil.rmtree(run.path, ignore_errors=True)  # nothing ran: leave no half-made run
         elif not trials_started:
             run.restore(before)
@@ -153,6 +175,44 @@ def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | 
                                f"permissions, then continue with `sweep resume {run.path}`") from None
         raise
     return SweepResult(run.path, r.trials, r.frontier, manifest, d.report)
+
+
+def _plan_dir(plan: str | Path) -> Path:
+    p = Path(plan)
+    if not (p / PLAN).exists():
+        raise ConfigError(f"--plan {p}: no {PLAN} there, so not a `sweep plan` directory; give the folder "
+                          "that `sweep plan` printed")
+    return p.resolve()
+
+
+def plan(space: str | Path | None = None, dataset: str | Path | None = None, out: str | Path | None = None,
+         cores: int | None = None, address: str | None = None, num_cpus: int | None = None,
+         budget_s: float | None = None, smoke: bool = False, repeats: int | None = None,
+         exhaustive: bool = False, echo=print, connect_timeout_s: float = 30.0,
+         started_at: float | None = None) -> dict:
+    """`sweep plan`: the data stage, pilot fits, the cost model and the predicted wall of the
+    whole `sweep run` on `cores` (default: the local Ray's or the cluster's CPUs), exhaustive
+    and adaptive, with an 80% interval; with `budget_s`, what fits in it. Writes
+    OUT/plan.json and the pilots' records (OUT/ledger.jsonl): `sweep run --out OUT` or
+    `--plan OUT` keeps them. Returns the plan (sweep.forecast.predict's keys and more)."""
+    started_at = time.time() if started_at is None else started_at
+    if budget_s is not None and not budget_s > 0:
+        raise ConfigError(f"--budget must be a positive duration, but got {budget_s!r} s")
+    if out is not None and Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())):
+        raise ConfigError(f"--out {out}: already holds files (a plan or a run); choose a new directory")
+    s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=echo)
+    run = RunDir.new(out, s.run_name + "-plan")
+    run.make()
+    try:
+        result = stages.plan(s, run, address=address, num_cpus=num_cpus, cores=cores, budget_s=budget_s,
+                             connect_timeout_s=connect_timeout_s, started_at=started_at, echo=echo)
+    except BaseException:
+        shutil.rmtree(run.path, ignore_errors=True)  # no half-made plan
+        raise
+    result["plan_s"] = round(time.time() - started_at, 3)
+    result["plan_dir"] = str(run.path)
+    run.write_json(PLAN, result)
+    return result
 
 
 def _record_failure(run: RunDir, manifest: dict, storage: str | None, echo) -> None:

@@ -36,6 +36,35 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _duration(flag: str):
+    """argparse type for `flag`: a duration (90, 15m, 2h) in seconds; a bad one is one line, exit 2."""
+    def parse(text: str) -> float:
+        from .durations import parse_duration
+        from .errors import ConfigError
+
+        try:
+            return parse_duration(text, "")
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def process_started_at() -> float:
+    """Epoch seconds this process started (Linux: /proc), so that a budget counts the
+    interpreter's start-up and imports too; else now."""
+    import os
+    import time
+
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+        return min(boot + ticks / os.sysconf("SC_CLK_TCK"), time.time())
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+
+
 def _cluster_flags(p) -> None:
     p.add_argument("--insecure", action="store_true", help="allow plain http:// to a host other "
                    "than this machine (prefer an SSH tunnel or kubectl port-forward)")
@@ -68,8 +97,34 @@ def build_parser() -> argparse.ArgumentParser:
                    "gained architectures, values or sizes: run only the new (config_id, rung) pairs")
     r.add_argument("--exhaustive", action="store_true", help="fit every (configuration, sample size) "
                    "pair: no early stopping, whatever the space's `pruning:` says")
+    r.add_argument("--time-budget", type=_duration("--time-budget"), metavar="DURATION",
+                   help="end the whole run within DURATION (90, 15m, 2h): cheapest work first, pairs "
+                   "that would end past it are not started (status skipped_budget; resume fits them)")
+    r.add_argument("--plan", metavar="PLAN_DIR", help="keep the pilot fits of `sweep plan --out PLAN_DIR`")
     r.add_argument("--debug", action="store_true", help="show tracebacks")
     r.set_defaults(func=_cmd_run)
+
+    pl = sub.add_parser("plan", help="predict a sweep's wall before running it: the data stage, a few "
+                        "pilot fits, a cost model, the schedule simulated on N cores")
+    pl.add_argument("space", nargs="?", help="search space YAML (default: search_spaces/default.yaml)")
+    pl.add_argument("--dataset", help="dataset spec YAML (default: the search space's `dataset`)")
+    where = pl.add_mutually_exclusive_group()
+    where.add_argument("--cores", type=_positive_int, help="predict for N cores (default: this machine's, "
+                       "or the cluster's with --address)")
+    where.add_argument("--address", help="an existing Ray cluster: pilots run there, and its CPUs are the cores")
+    pl.add_argument("--budget", type=_duration("--budget"), metavar="DURATION",
+                    help="also say what fits in DURATION (90, 15m, 2h)")
+    pl.add_argument("--out", help="the plan's directory (default: runs/STAMP-NAME-plan); "
+                    "`sweep run --out` it or `--plan` it to keep the pilot fits")
+    pl.add_argument("--json", action="store_true", help="print the plan as one JSON object on stdout")
+    pl.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
+    pl.add_argument("--smoke", action="store_true", help="the space's small grid")
+    pl.add_argument("--repeats", type=_positive_int, help="seeds per configuration (overrides the space)")
+    pl.add_argument("--exhaustive", action="store_true", help="plan for --exhaustive (no early stopping)")
+    pl.add_argument("--connect-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                    help="give up on an unreachable --address after SECONDS (default 30)")
+    pl.add_argument("--debug", action="store_true", help="show tracebacks")
+    pl.set_defaults(func=_cmd_plan)
 
     rs = sub.add_parser("resume", help="continue a run whose driver died or was interrupted: "
                         "pairs in its ledger are kept, the rest runs")
@@ -80,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="give up on an unreachable --address after SECONDS (default 30)")
     rs.add_argument("--max-concurrent", type=_positive_int, help="at most N trials at once")
     rs.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
+    rs.add_argument("--time-budget", type=_duration("--time-budget"), metavar="DURATION",
+                    help="a new budget for the rest of the run (90, 15m, 2h)")
     rs.add_argument("--debug", action="store_true", help="show tracebacks")
     rs.set_defaults(func=_cmd_resume)
 
@@ -161,8 +218,12 @@ def _cmd_run(args) -> int:
     if args.extend:
         if args.out is None:
             raise ConfigError("--extend needs --out RUN_DIR: the finished run to extend")
+        if args.time_budget is not None or args.plan is not None:
+            raise ConfigError("--extend takes neither --time-budget nor --plan; extend the run, then "
+                              "`sweep resume RUN --time-budget D` if it must fit in a budget")
         return _print_result(api.extend(args.out, args.space, **options))
-    return _print_result(api.run(args.space, out=args.out, **options))
+    return _print_result(api.run(args.space, out=args.out, time_budget_s=args.time_budget, plan=args.plan,
+                                 started_at=process_started_at(), **options))
 
 
 def _print_drift(result) -> None:
@@ -179,8 +240,47 @@ def _cmd_resume(args) -> int:
 
     result = api.resume(args.run_dir, address=args.address, max_concurrent=args.max_concurrent,
                         num_cpus=args.num_cpus, argv=sys.argv, storage=args.storage,
-                        connect_timeout_s=args.connect_timeout)
+                        connect_timeout_s=args.connect_timeout, time_budget_s=args.time_budget,
+                        started_at=process_started_at())
     return _print_result(result)
+
+
+def _cmd_plan(args) -> int:
+    import json
+
+    from . import api
+    from .runner import format_s
+
+    echo = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
+    p = api.plan(args.space, dataset=args.dataset, out=args.out, cores=args.cores, address=args.address,
+                 num_cpus=args.num_cpus, budget_s=args.budget, smoke=args.smoke, repeats=args.repeats,
+                 exhaustive=args.exhaustive, echo=echo, connect_timeout_s=args.connect_timeout,
+                 started_at=process_started_at())
+    if args.json:
+        print(json.dumps(p, default=str))
+        return 0
+    lo, hi = p["interval80_s"]
+    print(f"\nplan for {p['configurations']} configurations x {len(p['rungs'])} rungs = {p['pairs']} pairs "
+          f"on {p['cores']} core(s):")
+    print(f"  exhaustive (--exhaustive): {format_s(p['predicted_wall_s'])} "
+          f"(80% interval {format_s(lo)} to {format_s(hi)})")
+    if p["adaptive"]:
+        print(f"  adaptive (the space's pruning): about {format_s(p['predicted_wall_adaptive_s'])}")
+    print(f"  of which start-up and data {p['fixed_s']:.1f} s (measured), results and report {p['post_s']:.1f} s")
+    print(f"  pilots: {p['pilot_fits']} fit(s) in {p['pilot_s']:.1f} s ({p['pilot_core_s']:.2f} core-s, "
+          f"{100 * (p['pilot_share'] or 0):.1f}% of the predicted fits); the plan took {p['plan_s']:.1f} s")
+    print("\ncore-seconds of fitting per architecture (exhaustive):")
+    for a, v in p["core_s_by_architecture"].items():
+        print(f"  {a:24} {v:10.2f}")
+    print("\nthe ten most expensive configurations (core-seconds, all rungs):")
+    for r in p["most_expensive"]:
+        print(f"  {r['config_id']}  {r['architecture']:20} {r['core_s']:10.2f}")
+    if "budget" in p:
+        b = p["budget"]
+        print(f"\nwithin {format_s(b['budget_s'])}: about {b['pairs_within']} of {b['pairs']} pairs (cheapest "
+              f"first, smallest rungs first); the cheapest useful sweep needs {format_s(b['minimum_s'])}")
+    print(f"\nplan: {p['plan_dir']}/plan.json (`sweep run --out {p['plan_dir']}` keeps the pilot fits)")
+    return 0
 
 
 def _print_stops(manifest: dict) -> None:

@@ -177,3 +177,32 @@ def write_summary(root: str | Path, frontier_markdown: str, pareto_png: str | Pa
         img = mpimg.imread(str(pareto_png))[..., :3]
         w.add_image("pareto", img, global_step=0, dataformats="HWC")
     w.close()
+
+
+class EtaEvents:
+    """The live ETA in the summary run: scalars `progress/eta_s` (seconds left to the run's
+    exit) and `progress/fits_done`, step = fits done so far. Written as they change, through
+    the record writer (no thread, no fsync: best effort, like every event file)."""
+
+    def __init__(self, root: str | Path):
+        tensorboardx()
+        import socket
+        import time
+
+        from tensorboardX.record_writer import RecordWriter
+
+        path = Path(root) / SUMMARY_RUN
+        path.mkdir(parents=True, exist_ok=True)
+        self.records = RecordWriter(str(path / f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.eta"))
+        self.records.write(ConfigEvents._event(file_version="brain.Event:2"))
+
+    def add(self, step: int, eta_s: float | None, fits_done: int) -> None:
+        from tensorboardX.summary import scalar
+
+        if eta_s is not None and math.isfinite(eta_s):
+            self.records.write(ConfigEvents._event(scalar("progress/eta_s", float(eta_s)), step))
+        self.records.write(ConfigEvents._event(scalar("progress/fits_done", float(fits_done)), step))
+        self.records._writer.flush()
+
+    def close(self) -> None:
+        self.records.close()

@@ -34,7 +34,8 @@ def _clean(value):
     return value
 
 
-STATUSES = ("ok", "failed", "timed_out", "stopped")
+STATUSES = ("ok", "failed", "timed_out", "stopped", "skipped_budget")
+SKIPPED = "skipped_budget"  # a pair not started within a --time-budget: a note, not a result
 
 
 def pair_record(cfg: dict, rung: int, status: str, error: str = "", **fields) -> dict:
@@ -214,9 +215,12 @@ def read(path: str | Path) -> tuple[list[dict], int]:
 
 
 def latest(records: Iterable[dict]) -> dict[tuple[str, int], dict]:
-    """One record per (config_id, rung): an ok record wins over a failed one, else the last."""
+    """One record per (config_id, rung): an ok record wins over a failed one, else the last.
+    `skipped_budget` records are left out: the pair is still to fit (`sweep resume` fits it)."""
     out: dict[tuple[str, int], dict] = {}
     for rec in records:
+        if rec.get("status") == SKIPPED:
+            continue
         key = (rec["config_id"], int(rec["rung"]))
         prev = out.get(key)
         if prev is None or prev.get("status") != "ok" or rec.get("status") == "ok":
@@ -243,3 +247,15 @@ def seal(path: str | Path) -> bool:
         os.close(fd)
     return True
 
+
+
+def skipped(records: Iterable[dict]) -> dict[tuple[str, int], dict]:
+    """The pairs whose last word is `skipped_budget` (not fitted, stopped or failed since)."""
+    records = list(records)
+    done = latest(records)
+    out = {}
+    for rec in records:
+        key = (rec["config_id"], int(rec["rung"]))
+        if rec.get("status") == SKIPPED and key not in done:
+            out[key] = rec
+    return out

@@ -25,6 +25,8 @@ LEDGER = "ledger.jsonl"
 TRIALS = "trials.parquet"
 TRIALS_CSV = "trials.csv"
 STOPPED = "stopped.csv"
+SKIPPED = "skipped.csv"
+PLAN = "plan.json"
 DATA_REPORT = "data_report.json"
 QUARANTINE = "quarantine"
 TENSORBOARD = "tensorboard"
@@ -70,11 +72,13 @@ class RunDir:
     def new(cls, out: str | Path | None, name: str) -> "RunDir":
         """A directory for a new run: `out` (empty or absent), else runs/STAMP-NAME[-k].
 
-        Refuses a non-empty `out` or an unwritable parent before any work; creates nothing
-        but the parent (`make` creates the run directory itself)."""
+        Refuses a non-empty `out` (other than a `sweep plan` directory, whose pilot fits the
+        run then keeps) or an unwritable parent before any work; creates nothing but the
+        parent (`make` creates the run directory itself)."""
         if out is not None:
             p = Path(out)
-            if p.exists() and (not p.is_dir() or any(p.iterdir())):
+            is_plan = p.is_dir() and (p / PLAN).exists() and not (p / MANIFEST).exists()
+            if p.exists() and not is_plan and (not p.is_dir() or any(p.iterdir())):
                 raise ConfigError(f"--out {p}: already holds a run (or other files); choose a new "
                                   "directory, or remove this one to start over")
             parent = p.resolve().parent
@@ -114,6 +118,9 @@ class RunDir:
                               f"(damaged); {fix}")
         return manifest
 
+    def has(self, name: str) -> bool:
+        return (self / name).exists()
+
     def make(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
 
@@ -135,6 +142,14 @@ class RunDir:
         """stopped.csv: the configurations the adaptive rule stopped (written only when any did)."""
         if not stops.empty:
             atomic_write(self / STOPPED, lambda p: stops.to_csv(p, index=False))
+
+    def write_skipped(self, skipped) -> None:
+        """skipped.csv: the pairs a --time-budget left unstarted (written only when any were);
+        an earlier one is removed when none are left (a resume fitted them)."""
+        if not skipped.empty:
+            atomic_write(self / SKIPPED, lambda p: skipped.to_csv(p, index=False))
+        elif (self / SKIPPED).exists():
+            (self / SKIPPED).unlink()
 
     def snapshot(self, names: tuple[str, ...] = (SPEC, MANIFEST)) -> dict[str, bytes]:
         """What these files hold now, to `restore` if an attempt stops before any trial."""

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import ledger
+from .cost import prior_cost
 from .data import Prepared
 from .grid import Configuration
 from .metrics import Objective
@@ -29,30 +30,10 @@ TRIAL_COLUMNS = ["config_id", "group_id", "trial_id", "architecture", "estimator
 TAIL_COLUMNS = ["train_time_s", "train_cpu_s", "predict_time_s", "status", "node_id", "error", "finished_at_s"]
 
 
-# Rough seconds per fit on ~1,000 rows x 64 features by estimator family, times the parameter
-# that drives its cost. Only the order matters: an exhaustive sweep starts the most expensive
-# configurations first so that no core idles at the end; an adaptive one the cheapest first.
-_COST_PRIORS = (
-    ("histgradientboosting", "max_iter", 100, 0.05),
-    ("gradientboosting", "n_estimators", 100, 0.1),
-    ("randomforest", "n_estimators", 100, 0.009),
-    ("extratrees", "n_estimators", 100, 0.006),
-    ("mlp", "max_iter", 200, 0.01),
-    ("svc", None, None, 0.1),
-    ("logisticregression", "max_iter", 100, 0.003),
-    ("decisiontree", None, None, 0.01),
-    ("kneighbors", None, None, 0.002),
-)
-
-
 def expected_cost(cfg: Configuration) -> float:
-    """A rough prior of a configuration's fit time (relative; see _COST_PRIORS)."""
-    name = cfg.estimator.rsplit(".", 1)[-1].lower()
-    for family, param, default, per_unit in _COST_PRIORS:
-        if family in name:
-            units = float(cfg.params.get(param, default)) if param else 1.0
-            return per_unit * units
-    return 1.0  # unknown estimators: in the middle
+    """A rough prior of a configuration's fit time (relative; sweep.cost.prior_cost): the order
+    trials go in when nothing has been fitted yet."""
+    return prior_cost(cfg)
 
 
 def configuration_dict(cfg: Configuration, impute: bool = False, features: list[dict] | None = None) -> dict:
@@ -66,10 +47,21 @@ def configuration_dict(cfg: Configuration, impute: bool = False, features: list[
 
 
 class Progress:
-    """A live progress line (done / running / failed, best so far) fed from Tune's callbacks."""
+    """A live progress line (done / running / failed, best so far, time left) fed from Tune's
+    callbacks. With an `eta` (sweep.forecast.Eta), the line ends with the estimated time to
+    the run's exit, refined by every batch of fits; with `events` (sweep.events.EtaEvents),
+    the same estimate goes to TensorBoard's summary run."""
 
-    def __init__(self, total_configs: int, total_rungs: int, objective: Objective, stream=None):
+    ETA_EVERY_S = 1.0  # how often the estimate is recomputed (and written to TensorBoard)
+    # how often a line is printed when the stream is not a terminal (SWEEP_PROGRESS_EVERY_S)
+    PRINT_EVERY_S = float(os.environ.get("SWEEP_PROGRESS_EVERY_S", "5"))
+
+    def __init__(self, total_configs: int, total_rungs: int, objective: Objective, stream=None,
+                 eta=None, cores: int = 1, events=None):
         self.total_configs, self.total_rungs = total_configs, total_rungs
+        self.eta, self.cores, self.events = eta, cores, events
+        self.eta_s: float | None = None
+        self._eta_at = -1e9
         self.metric, self.maximise = objective.metric, objective.maximise
         self.stream = stream or sys.stderr
         self.rungs = self.configs_done = self.failed = self.running = self.stopped = 0
@@ -82,6 +74,7 @@ class Progress:
     def __getstate__(self):  # Tune pickles callbacks into its state: the stream stays behind
         state = self.__dict__.copy()
         state["stream"] = None
+        state["events"] = None
         return state
 
     def result(self, result: dict) -> None:
@@ -90,6 +83,12 @@ class Progress:
         self.failed += int(result.get("failed", 0))
         self.stopped += int(result.get("stopped", 0))
         self.configs_done += int(result.get("configs_done", 0))
+        if self.eta is not None and (result.get("fits") or result.get("ended")):
+            try:
+                self.eta.observe(time.perf_counter(), result.get("fits") or [], result.get("ended") or [])
+            except Exception as exc:  # an estimate must never stop a run
+                print(f"warning: no ETA ({type(exc).__name__}: {exc})", file=sys.stderr)
+                self.eta = self.eta_s = None
         v = result.get("best")
         if v is not None and (self.best is None or (v > self.best if self.maximise else v < self.best)):
             self.best, self.best_cfg = v, result.get("best_cfg", "")
@@ -99,24 +98,57 @@ class Progress:
         best = f"best val_{self.metric} {self.best:.4f} ({self.best_cfg})" if self.best is not None else "no result yet"
         return (f"[{time.perf_counter() - self.t0:6.1f}s] rungs {self.rungs}/{self.total_rungs} | "
                 f"configs done {self.configs_done}/{self.total_configs}, trials running {self.running}, "
-                f"failed {self.failed}" + (f", stopped early {self.stopped}" if self.stopped else "") + f" | {best}")
+                f"failed {self.failed}" + (f", stopped early {self.stopped}" if self.stopped else "")
+                + (f" | ETA {format_s(self.eta_s)}" if self.eta_s is not None else "") + f" | {best}")
+
+    def _update_eta(self, now: float) -> None:
+        if self.eta is None or now - self._eta_at < self.ETA_EVERY_S:
+            return
+        self._eta_at = now
+        try:
+            self.eta_s = self.eta.remaining_s(now, self.cores)
+        except Exception as exc:  # an estimate must never stop a run
+            print(f"warning: no ETA ({type(exc).__name__}: {exc})", file=sys.stderr)
+            self.eta = self.eta_s = None
+            return
+        if self.events is not None:
+            try:
+                self.events.add(self.rungs, self.eta_s, self.rungs)
+            except OSError:
+                self.events = None  # best effort, like every event file
 
     def show(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        self._update_eta(now)
         if self.stream is None:
             return
-        now = time.perf_counter()
         if self.tty:
             self.stream.write("\r" + self.line()[:160].ljust(160))
             self.stream.flush()
-        elif force or now - self._last >= 5:
+        elif force or now - self._last >= self.PRINT_EVERY_S:
             self.stream.write(self.line() + "\n")
             self.stream.flush()
             self._last = now
 
     def end(self) -> None:
+        self._eta_at = -1e9
+        self._update_eta(time.perf_counter())  # the last estimate, written too
+        if self.events is not None:
+            self.events.close()
+            self.events = None
         if self.tty and self.stream is not None:
             self.stream.write("\n")
         self.show(force=not self.tty)
+
+
+def format_s(seconds: float) -> str:
+    """12s, 4m05s, 2h03m: a duration for a progress line."""
+    s = max(0, int(round(seconds)))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 def _callback(progress: Progress):
@@ -145,13 +177,18 @@ def _callback(progress: Progress):
 def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepared, task: str,
                run_dir: Path, progress: Progress, *, objective: Objective, max_concurrent: int | None = None,
                impute: bool = False, features: list[dict] | None = None,
-               rule: dict | None = None) -> tuple[float, float]:
+               rule: dict | None = None, deadline: float | None = None,
+               cost_s: dict[str, dict[int, float]] | None = None) -> tuple[float, float]:
     """Run every (config_id, rung) the ledger lacks as Tune trials.
 
     With a pruning `rule` (sweep.prune.Rule's fields; sweep.referee), a Referee actor
     replays the ledger, then records every rung and stops configurations early on
     `objective`; stopped configurations are final, like failed ones. Returns (epoch seconds
-    when the trial phase started, its wall seconds)."""
+    when the trial phase started, its wall seconds).
+
+    With a `deadline` (epoch seconds; `--time-budget`), configurations go cheapest first by
+    `cost_s` (predicted seconds per config_id and rung, sweep.cost), and a trial starts no
+    rung predicted to end past the deadline (sweep.trainable.Budget)."""
     from ray import tune
 
     run_dir = Path(run_dir).resolve()
@@ -176,10 +213,16 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
             continue
         todo = [n for n in rungs if (cfg.config_id, n) not in latest]
         if todo:
-            items.append({"config": configuration_dict(cfg, impute, features), "rungs": todo,
-                          "cost": expected_cost(cfg) * sum(todo) / rungs[-1]})
+            d = configuration_dict(cfg, impute, features)
+            if cost_s is not None:
+                d["cost_s"] = cost_s[cfg.config_id]
+                cost = sum(cost_s[cfg.config_id][n] for n in todo)
+            else:
+                cost = expected_cost(cfg) * sum(todo) / rungs[-1]
+            items.append({"config": d, "rungs": todo, "cost": cost})
     if not items:
         _kill(referee)
+        progress.end()
         return time.time(), 0.0
     import ray
 
@@ -187,8 +230,10 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     # Pack only grids of more than PACK_ABOVE_PER_CORE configurations per core: fixed packs
     # balance worse than Tune handing out one configuration at a time (docs/design.md).
     # An adaptive sweep starts with the cheapest configurations, so that the frontier that
-    # judges the expensive ones is already there when they run (sweep.prune).
-    plan = pack(items, min_trials=PACK_ABOVE_PER_CORE * cores, cheapest_first=rule is not None)
+    # judges the expensive ones is already there when they run (sweep.prune); so does one
+    # under a time budget, so that what runs before the deadline covers the most.
+    plan = pack(items, min_trials=PACK_ABOVE_PER_CORE * cores,
+                cheapest_first=rule is not None or deadline is not None)
     data = {"X_train": prepared.X["train"], "y_train": prepared.y["train"],
             "X_val": prepared.X["validation"], "y_val": prepared.y["validation"]}
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # our ledger + events replace them
@@ -200,7 +245,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
                                      ledger_path=ledger_path,
                                      events_dir=str(run_dir / TENSORBOARD), recorder=recorder,
                                      driver_node=ray.get_runtime_context().get_node_id(), referee=referee,
-                                     column=objective.column, maximise=objective.maximise)
+                                     column=objective.column, maximise=objective.maximise, deadline=deadline)
     res = {key: {"cpu": pack_[0]["config"]["cpu"], "gpu": pack_[0]["config"]["gpu"]} for key, pack_ in plan.items()}
     trainable = tune.with_resources(trainable, lambda spec: res[spec["trial"]])
     _plain_actor_env()
@@ -295,12 +340,13 @@ def _record_dead_trials(grid, plan: dict, ledger_path: str) -> None:
         return
     records, _ = ledger.read(ledger_path)
     latest = ledger.latest(records)
+    skipped = ledger.skipped(records)
     for key, err in errors:
         for item in plan.get(key, []):
             cfg = item["config"]
             if any(r.get("status") != "ok" for (cid, _), r in latest.items() if cid == cfg["config_id"]):
                 continue
-            todo = [n for n in item["rungs"] if (cfg["config_id"], n) not in latest]
+            todo = [n for n in item["rungs"] if (cfg["config_id"], n) not in latest and (cfg["config_id"], n) not in skipped]
             if todo:
                 why = str(err).splitlines()[0][:300] if str(err) else ""
                 ledger.append(ledger_path, ledger.pair_record(
@@ -345,6 +391,14 @@ def pack(items: list[dict], min_trials: int, cheapest_first: bool = False) -> di
     return {members[0]["config"]["config_id"]: members for _, members in bins}
 
 
+def slots(configs: list[Configuration], cores: int, max_concurrent: int | None = None) -> int:
+    """How many configurations run at once on `cores` CPUs: cores over the CPUs a
+    configuration takes (the median's), at most --max-concurrent."""
+    cpus = sorted(max(c.cpu, 1e-9) for c in configs)[len(configs) // 2] if configs else 1.0
+    n = max(1, int(cores // cpus)) if cpus >= 1 else cores
+    return min(n, max_concurrent) if max_concurrent else n
+
+
 def trial_order(configs: list[Configuration], rungs: list[int], cores: int, adaptive: bool) -> list[str]:
     """The order in which run_trials hands configurations to Tune (its trials in order, each
     trial's configurations in order): what sweep.prune.simulate should replay."""
@@ -359,14 +413,19 @@ def _entry():
     return tune_trainable
 
 
-def missing_pairs(run_dir: Path, configs: list[Configuration], rungs: list[int]) -> list[tuple[str, int]]:
+def missing_pairs(run_dir: Path, configs: list[Configuration], rungs: list[int],
+                  skipped_since: float | None = None) -> list[tuple[str, int]]:
     """(config_id, rung) pairs still to run: not in the ledger, and not after a failed rung of
     the same configuration (a failed configuration's larger samples are not tried)."""
     records, _ = ledger.read(run_dir / LEDGER)
     latest = ledger.latest(records)
+    # a --time-budget's skips, written by this attempt (from `skipped_since`, epoch seconds):
+    # not started on purpose; an earlier budget's are still to fit
+    skipped = {} if skipped_since is None else \
+        {k for k, r in ledger.skipped(records).items() if float(r.get("finished_at_s", 0)) >= skipped_since}
     failed = {cid for (cid, _), r in latest.items() if r.get("status") != "ok"}
     return [(c.config_id, n) for c in configs for n in rungs
-            if (c.config_id, n) not in latest and c.config_id not in failed]
+            if (c.config_id, n) not in latest and (c.config_id, n) not in skipped and c.config_id not in failed]
 
 
 def collect_results(run_dir: Path, configs: list[Configuration]) -> pd.DataFrame:
@@ -392,6 +451,18 @@ def collect_results(run_dir: Path, configs: list[Configuration]) -> pd.DataFrame
         row.update({k: rec.get(k) for k in TAIL_COLUMNS})
         rows.append(row)
     return trials_frame(rows)
+
+
+SKIPPED_COLUMNS = ["config_id", "group_id", "architecture", "rung", "n_train", "params_json"]
+
+
+def collect_skipped(run_dir: Path) -> pd.DataFrame:
+    """The pairs a --time-budget left unstarted (status skipped_budget), one row each."""
+    records, _ = ledger.read(run_dir / LEDGER)
+    rows = [{"config_id": r["config_id"], "group_id": r.get("group_id"), "architecture": r.get("architecture"),
+             "rung": int(r["rung"]), "n_train": int(r["rung"]), "params_json": json.dumps(r.get("params", {}), sort_keys=True)}
+            for r in ledger.skipped(records).values()]
+    return pd.DataFrame(rows, columns=SKIPPED_COLUMNS).sort_values(["config_id", "rung"], ignore_index=True)
 
 
 STOP_COLUMNS = ["config_id", "group_id", "architecture", "stopped_after", "next_rung", "reason", "params_json"]

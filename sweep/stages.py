@@ -17,7 +17,9 @@ to the run directory goes through sweep.rundir; what it prints goes through `ech
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import platform
 import sys
 import time
@@ -33,7 +35,7 @@ from . import __version__
 from .errors import ConfigError, DataError, RunInterrupted
 from .grid import Configuration, expand, ladder, sizes_for
 from .metrics import Objective
-from .rundir import COMPLETE, DATA_REPORT, QUARANTINE, SPEC, RunDir
+from .rundir import COMPLETE, DATA_REPORT, MANIFEST, QUARANTINE, SPEC, RunDir
 from .spec import DatasetSpec, SearchSpace, resolve_specs
 
 
@@ -206,7 +208,8 @@ def data(s: Specs, run: RunDir, manifest: dict, previous: dict | None, echo=prin
     manifest.update(data_fingerprint=prepared.fingerprint, rungs=rungs, n_configs=len(s.configs))
     run.write_json(DATA_REPORT, prepared.report)
     data_stage.write_quarantine(prepared, run / QUARANTINE)
-    run.write_manifest(manifest)
+    if run.has(MANIFEST):  # a plan's directory has none (a run may start in it)
+        run.write_manifest(manifest)
     echo(data_stage.summary_line(prepared.report, prepared.seconds))
     for w in prepared.report["warnings"]:
         echo(f"warning: {w}")
@@ -235,11 +238,71 @@ def profile_drift(ds: DatasetSpec, prepared, run: RunDir | None, echo) -> tuple[
     return result, test_windows
 
 
+@dataclass
+class Budget:
+    """A --time-budget, planned: rungs start only when predicted to end before `deadline`."""
+
+    seconds: float
+    started_at: float                       # epoch seconds the run started
+    deadline: float                         # epoch seconds: no rung may be predicted to end later
+    cost_s: dict[str, dict[int, float]]     # predicted seconds per config_id and rung
+    minimum_s: float
+
+
+def budget(s: Specs, d: Data, run: RunDir, manifest: dict, seconds: float, started_at: float,
+           echo=print) -> Budget:
+    """Stage 3b, with --time-budget: pilot fits (each architecture's cheapest configuration, for
+    architectures the ledger has none of: sweep.pilots), the cost model (sweep.cost), and the deadline for starting rungs: the
+    budget's end less the predicted post-trial phase. A budget below the cheapest useful
+    sweep (each architecture's cheapest configuration at the smallest rung) is refused."""
+    import ray
+
+    from . import forecast, ledger, pilots, runner
+    from .cost import CostModel
+    from .rundir import LEDGER
+
+    impute, features = bool(s.dataset.imputed_features()), s.dataset.feature_layout()
+    pilots.pilot(s.configs, d.rungs, d.prepared, s.dataset.task, run / LEDGER,
+                 lambda c: runner.configuration_dict(c, impute, features), echo, few=True)
+    records, _ = ledger.read(run / LEDGER)
+    observed = [r for r in ledger.latest(records).values() if r.get("status") == "ok"]
+    model = CostModel.fit(s.configs, observed)
+    cores = runner.slots(s.configs, int(ray.cluster_resources().get("CPU", 1)))
+    elapsed = time.time() - started_at
+    minimum = forecast.minimum_wall_s(model, s.configs, d.rungs, cores, elapsed)
+    if seconds < minimum:
+        need = math.ceil(minimum)
+        raise ConfigError(f"--time-budget {seconds:g} s is shorter than the cheapest useful sweep here "
+                          f"(each architecture's cheapest configuration at the smallest sample size, after "
+                          f"{elapsed:.1f} s of start-up and data): it needs at least {need} s; give "
+                          f"--time-budget {need} or more")
+    pairs = forecast.pair_table(model, s.configs, d.rungs, 1, forecast.Overheads())
+    obj = s.objective
+    post = forecast.post_phase_s(pairs, forecast.extrapolated_metrics(s.configs, d.rungs, observed, obj.metric,
+                                                                       obj.maximise), obj.metric, obj.maximise,
+                                 forecast.Overheads())
+    deadline = started_at + seconds * (1 - forecast.BUDGET_MARGIN) - post
+    # a rung starts only if even a slow fit (the 90% quantile of its prediction) ends in time
+    cost_s = {c.config_id: {n: model.predict(c.config_id, n) * math.exp(forecast.Z80 * model.sigma(c.config_id))
+                            for n in d.rungs} for c in s.configs}
+    manifest.update(time_budget_s=seconds, time_budget_minimum_s=round(minimum, 3),
+                    time_budget_deadline_s=round(deadline - started_at, 3))
+    echo(f"time budget {seconds:g} s: rungs start while predicted to end by {deadline - started_at:.1f} s "
+         f"into the run ({post:.1f} s kept for results and report; the cheapest useful sweep needs {minimum:.1f} s)")
+    return Budget(seconds, started_at, deadline, cost_s, minimum)
+
+
 def trials(s: Specs, d: Data, run: RunDir, manifest: dict, *, max_concurrent: int | None = None,
-           progress_stream=None, echo=print) -> None:
+           progress_stream=None, echo=print, budget: Budget | None = None) -> None:
     """Stage 4: every (config_id, rung) the ledger lacks, fitted (or stopped early) in Tune
-    trials. Raises RunInterrupted when Tune returned with pairs left (an interrupt)."""
-    from . import runner
+    trials, with a live ETA (sweep.forecast.Eta); with a `budget`, cheapest first and none
+    started past its deadline (those are recorded skipped_budget). Raises RunInterrupted
+    when Tune returned with pairs left (an interrupt)."""
+    import ray
+
+    from . import forecast, ledger, runner
+    from .events import EtaEvents
+    from .rundir import LEDGER
 
     configs, rungs = s.configs, d.rungs
     adaptive = s.rule is not None
@@ -247,13 +310,28 @@ def trials(s: Specs, d: Data, run: RunDir, manifest: dict, *, max_concurrent: in
          f"({'at most ' if adaptive else ''}{len(configs) * len(rungs)} fits"
          f"{'; adaptive: a configuration stops once it cannot reach the frontier' if adaptive else ''})"
          f" -> {run.path}")
-    progress = runner.Progress(len(configs), len(configs) * len(rungs), s.objective, stream=progress_stream)
+    records, _ = ledger.read(run / LEDGER)
+    held = ledger.latest(records)
+    eta = forecast.Eta(configs, rungs, [r for r in held.values() if r.get("status") == "ok"],
+                       deadline=budget.deadline if budget else None)
+    eta.observe(time.perf_counter(), [], sorted({cid for (cid, _), r in held.items() if r.get("status") != "ok"}))
+    eta.t_first = None  # that was the ledger, not a fit of this attempt
+    try:
+        events = EtaEvents(run.tensorboard)
+    except OSError as exc:
+        echo(f"warning: the ETA is not written to TensorBoard ({exc}); the run is unaffected")
+        events = None
+    progress = runner.Progress(len(configs), len(configs) * len(rungs), s.objective, stream=progress_stream,
+                               eta=eta, cores=runner.slots(configs, int(ray.cluster_resources().get("CPU", 1)),
+                                                          max_concurrent), events=events)
     manifest["trials_started_at_s"], wall = runner.run_trials(
         configs, rungs, d.prepared, s.dataset.task, run.path, progress, objective=s.objective,
         max_concurrent=max_concurrent, impute=bool(s.dataset.imputed_features()),
-        features=s.dataset.feature_layout(), rule=s.rule)
+        features=s.dataset.feature_layout(), rule=s.rule,
+        deadline=budget.deadline if budget else None, cost_s=budget.cost_s if budget else None)
     manifest["trials_wall_s"] = round(wall, 3)
-    missing = runner.missing_pairs(run.path, configs, rungs)
+    missing = runner.missing_pairs(run.path, configs, rungs,
+                                   skipped_since=manifest["trials_started_at_s"] if budget else None)
     if missing:  # Tune stopped early (an interrupt) without raising: never report it as done
         raise RunInterrupted(run.path, f"{len(missing)} (config_id, rung) pair(s) did not run")
 
@@ -263,6 +341,7 @@ class Results:
     trials: pd.DataFrame  # one row per fitted (config_id, rung)
     stops: pd.DataFrame   # one row per configuration stopped early
     frontier: pd.DataFrame
+    skipped: pd.DataFrame = field(default_factory=pd.DataFrame)  # pairs a --time-budget left unstarted
 
 
 def results(s: Specs, d: Data, run: RunDir) -> Results:
@@ -274,13 +353,15 @@ def results(s: Specs, d: Data, run: RunDir) -> Results:
     run.write_trials(table)
     stops = runner.collect_stops(run.path)
     run.write_stops(stops)
+    skipped = runner.collect_skipped(run.path)
+    run.write_skipped(skipped)
     front = report.frontier_of(table, s.objective)
     impute, features = bool(s.dataset.imputed_features()), s.dataset.feature_layout()
     cfg_dicts = {c.config_id: runner.configuration_dict(c, impute, features) for c in s.configs}
     X, y = d.prepared.X, d.prepared.y
     front = report.score_frontier(front, cfg_dicts, X["train"], y["train"], X["test"], y["test"],
                                   s.dataset.task, run.path, d.test_windows, d.drift and d.drift["windows"])
-    return Results(table, stops, front)
+    return Results(table, stops, front, skipped)
 
 
 def report(s: Specs, d: Data, r: Results, run: RunDir, manifest: dict, *, storage: str | None = None,
@@ -293,6 +374,9 @@ def report(s: Specs, d: Data, r: Results, run: RunDir, manifest: dict, *, storag
     t0 = time.perf_counter()
     manifest["test_split_scored"] = report_stage.times_scored(run.path)
     manifest["ended_at"] = datetime.now(timezone.utc).isoformat()
+    manifest.pop("skipped_budget", None)
+    if not r.skipped.empty:
+        manifest["skipped_budget"] = len(r.skipped)
     if not r.stops.empty:
         from .prune import compute_saved
 
@@ -325,3 +409,83 @@ def tensorboard_summary(run: RunDir, front: pd.DataFrame, objective: Objective) 
                 psi.setdefault(c["column"], []).append((c["cur"], c["psi"]))
     write_summary(run.tensorboard, markdown_table(frontier_rows(front, objective.metric, objective.time_axis)),
                   run / "pareto.png", text, psi)
+
+
+def adopt_plan(plan_dir: Path, run: RunDir, s: Specs, d: Data, echo=print) -> None:
+    """Keep a `sweep plan`'s pilot fits (after the data stage, which must have given the same
+    data): its ledger's records of this run's configurations and rungs join the run's, so
+    they are not fitted again."""
+    from . import ledger
+    from .rundir import LEDGER, PLAN
+
+    plan_dir = Path(plan_dir).resolve()
+    plan = json.loads((plan_dir / PLAN).read_text())
+    src = plan_dir / LEDGER
+    if plan.get("data_fingerprint") != d.prepared.fingerprint:
+        echo(f"warning: the data changed since the plan in {plan_dir} (fingerprint {plan.get('data_fingerprint')}, "
+             f"now {d.prepared.fingerprint}); its pilot fits are not kept")
+        if plan_dir == run.path and src.exists():
+            src.rename(run / "ledger.plan-stale.jsonl")
+        return
+    if not src.exists():
+        return
+    records, _ = ledger.read(src)
+    wanted = {(c.config_id, n) for c in s.configs for n in d.rungs}
+    keep = [r for r in records if (r["config_id"], int(r["rung"])) in wanted]
+    if plan_dir == run.path.resolve():  # the run started in the plan's directory
+        if len(keep) < len(records):  # a plan of another space, ladder or --smoke: set aside what is not this run's
+            src.rename(run / "ledger.plan-unused.jsonl")
+            for r in keep:
+                ledger.append(run / LEDGER, r)
+    else:
+        for r in keep:
+            ledger.append(run / LEDGER, r)
+    echo(f"kept {len(keep)} pilot fit(s) from the plan in {plan_dir}"
+         + (f" ({len(records) - len(keep)} of other configurations or sample sizes set aside)"
+            if len(keep) < len(records) else ""))
+
+
+def plan(s: Specs, run: RunDir, *, address: str | None, num_cpus: int | None, cores: int | None,
+         budget_s: float | None, connect_timeout_s: float, started_at: float, echo=print) -> dict:
+    """`sweep plan`'s stages: connect, data (into the plan's directory), pilots, the cost model
+    and the forecast (sweep.forecast) on `cores` (default: the cluster's CPUs)."""
+    import ray
+
+    from . import forecast, pilots, runner
+    from .cost import CostModel
+    from .rundir import LEDGER
+
+    conn = connect(address, num_cpus, connect_timeout_s)
+    try:
+        d = data(s, run, {}, None, echo)
+        fixed = time.time() - started_at  # the run's own start-up and data stage, as measured here
+        impute, features = bool(s.dataset.imputed_features()), s.dataset.feature_layout()
+        p = pilots.pilot(s.configs, d.rungs, d.prepared, s.dataset.task, run / LEDGER,
+                         lambda c: runner.configuration_dict(c, impute, features), echo)
+        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
+    finally:
+        t0 = time.perf_counter()
+        conn.close()
+        shutdown_s = time.perf_counter() - t0
+    n = cores or cluster_cpus
+    lanes = runner.slots(s.configs, n)  # configurations at once: n over the CPUs each takes
+    # the run's exit is this same shutdown, and the interpreter's
+    overheads = dataclasses.replace(forecast.Overheads(), exit_s=shutdown_s + forecast.INTERPRETER_EXIT_S)
+    model = CostModel.fit(s.configs, p["observed"])
+    obj = s.objective
+    out = forecast.predict(
+        model, s.configs, d.rungs, lanes,
+        order_exhaustive=runner.trial_order(s.configs, d.rungs, n, adaptive=False),
+        order_adaptive=runner.trial_order(s.configs, d.rungs, n, adaptive=True),
+        n_trials=min(len(s.configs), runner.PACK_ABOVE_PER_CORE * n), fixed_s=fixed,
+        observed=p["observed"], metric=obj.metric, maximise=obj.maximise, rule=s.rule, overheads=overheads)
+    out.update(cores=n, slots=lanes, shutdown_s=round(shutdown_s, 3), pilot_s=round(p["wall_s"], 3), pilot_fits=p["fits"], pilot_core_s=round(p["core_s"], 4),
+               pilot_share=round(p["core_s"] / out["core_s"], 4) if out["core_s"] else None,
+               cluster_cpus=cluster_cpus, adaptive=s.rule is not None, space_file=str(s.space_path.resolve()),
+               dataset_file=str(s.dataset_path.resolve()), data_fingerprint=d.prepared.fingerprint,
+               spread_by_architecture={a: round(model.sigma(next(c.config_id for c in s.configs
+                                                                  if c.architecture == a)), 3)
+                                       for a in out["core_s_by_architecture"]})
+    if budget_s is not None:
+        out["budget"] = forecast.within_budget(model, s.configs, d.rungs, lanes, budget_s, fixed, overheads)
+    return out

@@ -29,6 +29,34 @@ def scalar_tags(task: str) -> list[str]:
 REPORT_EVERY_S = 0.5
 
 
+class Budget:
+    """A `--time-budget`'s deadline, as one trial sees it: a rung starts only when its
+    predicted seconds (the configuration's `cost_s`, scaled by how this trial's fits have
+    compared with their predictions so far) end before `deadline` (epoch seconds). A rung not
+    started, and the configuration's larger ones, get a `skipped_budget` record (`skip`)."""
+
+    def __init__(self, deadline: float):
+        self.deadline = deadline
+        self.actual = self.predicted = 0.0
+
+    def allows(self, cfg: dict, n: int) -> bool:
+        predicted = float(cfg.get("cost_s", {}).get(n, 0.0))
+        ratio = min(max(self.actual / self.predicted, 0.5), 3.0) if self.predicted > 0 else 1.0
+        return time.time() + predicted * ratio <= self.deadline
+
+    @staticmethod
+    def skip(cfg: dict, rungs: list[int], sink, trial_id: str, node_id: str) -> None:
+        for n in rungs:
+            sink.append(ledger.pair_record(cfg, n, ledger.SKIPPED, error="not started: predicted to end "
+                                           "past the time budget", trial_id=trial_id, node_id=node_id))
+
+    def spent(self, cfg: dict, rec: dict) -> None:
+        predicted = cfg.get("cost_s", {}).get(int(rec["n_train"]))
+        if predicted and rec["status"] == "ok":
+            self.predicted += float(predicted)
+            self.actual += float(rec.get("train_time_s") or 0.0) + float(rec.get("predict_time_s") or 0.0)
+
+
 class Reporter:
     """What a trial tells Tune, and so the driver's progress line: counts since the last
     report (rungs, failed, stopped, configurations done) and the best `column` among them,
@@ -44,12 +72,17 @@ class Reporter:
         self.batch = {"rungs": 0, "failed": 0, "stopped": 0, "configs_done": 0}
         self.best: float | None = None
         self.best_cfg = ""
+        self.fits: list[list] = []    # [config_id, n_train, seconds] of each ok fit (the live ETA)
+        self.ended: list[str] = []    # configurations that will fit no further rung
 
     def rung(self, rec: dict, stopped: bool = False) -> None:
         b = self.batch
         b["rungs"] += 1
         b["failed"] += rec["status"] != "ok"
         b["stopped"] += bool(stopped)
+        if rec["status"] == "ok":
+            self.fits.append([rec["config_id"], int(rec["n_train"]),
+                              float(rec.get("train_time_s") or 0.0) + float(rec.get("predict_time_s") or 0.0)])
         v = rec.get(self.column) if self.column else None
         if isinstance(v, (int, float)) and v == v and (
                 self.best is None or (v > self.best if self.maximise else v < self.best)):
@@ -57,8 +90,10 @@ class Reporter:
             self.best_cfg = f"{rec.get('architecture')} {rec['config_id']} n={rec.get('n_train')}"
         self._maybe()
 
-    def config_done(self) -> None:
+    def config_done(self, config_id: str | None = None) -> None:
         self.batch["configs_done"] += 1
+        if config_id is not None:
+            self.ended.append(config_id)
         self._maybe()
 
     def _maybe(self) -> None:
@@ -67,7 +102,7 @@ class Reporter:
 
     def flush(self) -> None:
         if any(self.batch.values()):
-            out = dict(self.batch)
+            out = dict(self.batch, fits=self.fits, ended=self.ended)
             if self.best is not None:
                 out.update(best=self.best, best_cfg=self.best_cfg)
             self.send(out)
@@ -78,7 +113,7 @@ class Reporter:
 def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: str,
               events_dir: str | None, reporter: Reporter | None = None, trial_id: str = "",
               node_id: str = "", sink=None, referee=None, order: np.ndarray | None = None,
-              limit_threads: bool = True) -> list[dict]:
+              limit_threads: bool = True, budget: Budget | None = None) -> list[dict]:
     """Run the given rungs of one configuration; returns the records written.
 
     `sink` (sweep.recorder) takes the ledger records and TensorBoard scalars; by default
@@ -87,7 +122,8 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
     whether the configuration goes on (early stopping). `order` is the training split's
     nested order for the configuration's seed (computed when not given), and
     `limit_threads` pins BLAS/OpenMP to the configuration's CPUs here (a trial running a
-    pack pins them once for all of it instead)."""
+    pack pins them once for all of it instead). With a `budget`, a rung predicted to end past
+    its deadline is not started, nor are the configuration's larger ones."""
     from .recorder import LocalSink
 
     sink = sink or LocalSink(ledger_path, events_dir)
@@ -98,7 +134,12 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
 
         with threadpool_limits(limits=threads):
             return run_rungs(cfg, data, rungs, task, ledger_path, events_dir, reporter, trial_id, node_id,
-                             sink, referee, order, limit_threads=False)
+                             sink, referee, order, limit_threads=False, budget=budget)
+    if budget is not None and rungs and not budget.allows(cfg, rungs[0]):
+        budget.skip(cfg, rungs, sink, trial_id, node_id)
+        if reporter is not None:
+            reporter.config_done(cfg["config_id"])
+        return []
     hp = {"config_id": cfg["config_id"], "architecture": cfg["architecture"],
           "estimator": cfg["estimator"], "seed": cfg["seed"], "scale": cfg["scale"], **cfg["params"]}
     tags = scalar_tags(task)
@@ -108,8 +149,13 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
     stopped = False
     try:
         for n in rungs:
+            if budget is not None and out and not budget.allows(cfg, n):
+                budget.skip(cfg, [k for k in rungs if k >= n], sink, trial_id, node_id)
+                break  # past the deadline
             guard.rung = int(n)
             rec = _fit_with_retries(cfg, data, order[:n], task, threads)
+            if budget is not None:
+                budget.spent(cfg, rec)
             rec.update(trial_id=trial_id, node_id=node_id)
             with guard.lock:
                 if guard.fired:
@@ -132,7 +178,7 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
         guard.cancel()
         sink.close(ok=bool(out) and all(r["status"] == "ok" for r in out), stopped=stopped)
     if reporter is not None:
-        reporter.config_done()
+        reporter.config_done(cfg["config_id"])
     return out
 
 
@@ -213,7 +259,7 @@ def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int) ->
 
 def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledger_path: str,
                    events_dir: str | None, recorder=None, driver_node: str = "", referee=None,
-                   column: str | None = None, maximise: bool = True) -> None:
+                   column: str | None = None, maximise: bool = True, deadline: float | None = None) -> None:
     """Entry point given to Tune (via tune.with_parameters: data by reference). A trial runs
     one configuration, or a pack of cheap ones one after another, each with its own
     config_id, ledger records and TensorBoard run. On a node other than the driver's, the
@@ -237,6 +283,7 @@ def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledg
     held = sink.recorded_index([it["config"]["config_id"] for it in items])
     reporter = Reporter(tune.report, column, maximise)
     orders: dict[int, np.ndarray] = {}
+    budget = Budget(deadline) if deadline is not None else None
     threads = max(1, int(items[0]["config"].get("cpu", 1))) if items else 1  # a pack shares one shape
     try:
         with threadpool_limits(limits=threads):
@@ -252,7 +299,7 @@ def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledg
                     orders[cfg["seed"]] = models.nested_order(data["y_train"], cfg["seed"])
                 run_rungs(cfg, data, todo, task, ledger_path, events_dir, reporter, trial_id=trial_id,
                           node_id=node_id, sink=sink, referee=referee, order=orders[cfg["seed"]],
-                          limit_threads=False)
+                          limit_threads=False, budget=budget)
     except BaseException:
         try:
             sink.sync()  # what was written, on disk; the trial's own error is what goes on

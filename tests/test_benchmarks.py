@@ -62,3 +62,14 @@ def test_tensorboard_scale_smoke():
     out = _run("tensorboard_scale.py", "--smoke")
     row = out["sizes"][0]
     assert row["configs"] == row["runs_listed"] == row["session_groups_total"] == 20
+
+
+def test_plan_smoke():
+    out = _run("plan.py", "--smoke")
+    assert out["grids_measured"] == 1 and out["grids_failed"] == 0
+    g = out["per_grid"][0]
+    for key in ("predicted_wall_s", "predicted_wall_adaptive_s", "interval80_s", "pilot_s", "plan_s",
+                "actual_wall_s", "error_exhaustive", "eta", "eta_with_plan", "breakdown", "budgets"):
+        assert key in g, key
+    assert g["pairs"] == g["fits_exhaustive"] and g["breakdown"]["pairs"] == g["pairs"]
+    assert g["eta"]["progress_lines"] > 0 and len(g["budgets"]) == 1

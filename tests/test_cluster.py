@@ -319,3 +319,12 @@ def test_lost_worker_node_trials_retried_on_the_rest(tmp_path, digits_spec):
     finally:
         left = c.stop()
         assert not left, left
+
+
+def test_plan_with_address_uses_the_clusters_cpus(cluster, tmp_path):
+    out = tmp_path / "plan"
+    r = run_cli("plan", SMOKE_SPACE, "--smoke", "--json", "--address", cluster.address, "--out", str(out),
+                env=cluster.env)
+    assert r.returncode == 0, r.stderr[-3000:] + cluster.log_tail()
+    plan = json.loads(r.stdout.strip().splitlines()[-1])
+    assert plan["cores"] == plan["cluster_cpus"] == 2  # the head's one CPU and the worker's

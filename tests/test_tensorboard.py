@@ -117,6 +117,10 @@ def test_finished_sweep_in_a_real_tensorboard(finished):
         assert any(t.startswith("frontier") for t in texts.get("summary", []))
         images = board.get("/data/plugin/images/tags")
         assert any(t.startswith("pareto") for t in images.get("summary", {}))
+        done = board.scalars("summary", "progress/fits_done")   # the live ETA's stream, step = fits done
+        eta = board.scalars("summary", "progress/eta_s")
+        assert done and eta and [p[1] for p in done] == sorted(p[1] for p in done)
+        assert all(p[2] >= 0 for p in eta)
     finally:
         board.stop()
 
@@ -126,7 +130,10 @@ def test_no_duplicate_event_streams(finished):
     tb = finished.run_dir / "tensorboard"
     assert all(f.parent.parent == tb for f in files)                 # nothing from Tune's loggers
     per_run = pd.Series([f.parent.name for f in files]).value_counts()
-    assert (per_run == 1).all() and set(per_run.index) == set(finished.trials["config_id"]) | {"summary"}
+    assert set(per_run.index) == set(finished.trials["config_id"]) | {"summary"}
+    assert (per_run.drop("summary") == 1).all()
+    # the summary run: the live ETA's stream (written while the trials ran) and the final summary
+    assert sorted(f.name.endswith(".eta") for f in files if f.parent.name == "summary") == [False, True]
 
 
 def test_running_sweep_shows_finished_rungs(tmp_path, digits_spec):

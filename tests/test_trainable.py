@@ -79,8 +79,9 @@ def test_a_failing_fit_is_recorded_and_its_larger_rungs_are_not_tried(tmp_path, 
     assert len(out) == len(records) == 1 and records[0]["rung"] == 50
     assert records[0]["status"] == "failed" and records[0]["attempts"] == 2
     assert records[0]["error"].startswith("RuntimeError: no good (") and "testing.py:" in records[0]["error"]
-    assert reported[0] == {"rungs": 1, "failed": 1, "stopped": 0, "configs_done": 0}
-    assert reported[1] == {"rungs": 0, "failed": 0, "stopped": 0, "configs_done": 1}
+    assert reported[0] == {"rungs": 1, "failed": 1, "stopped": 0, "configs_done": 0, "fits": [], "ended": []}
+    assert reported[1] == {"rungs": 0, "failed": 0, "stopped": 0, "configs_done": 1, "fits": [],
+                           "ended": [cfg["config_id"]]}
 
 
 def test_a_time_limit_records_timed_out_then_ends_the_process(tmp_path):
@@ -112,20 +113,22 @@ def test_pair_record_states_the_allowed_statuses():
                               "seed": 0}, 64, "ok", val_accuracy=0.5)
     assert rec["rung"] == rec["n_train"] == 64 and rec["val_accuracy"] == 0.5 and rec["error"] == ""
     assert rec["finished_at_s"] > 0
-    with pytest.raises(ValueError, match=r"status is one of ok, failed, timed_out, stopped, not 'done'"):
+    with pytest.raises(ValueError, match=r"status is one of ok, failed, timed_out, stopped, skipped_budget, not 'done'"):
         ledger.pair_record({"config_id": "c"}, 1, "done")
 
 
 def test_the_reporter_batches_counts_and_keeps_the_best():
     sent = []
     rep = Reporter(sent.append, "val_rmse", maximise=False, every_s=3600)
-    rep.rung({"config_id": "a", "architecture": "x", "n_train": 10, "status": "ok", "val_rmse": 2.0})
+    rep.rung({"config_id": "a", "architecture": "x", "n_train": 10, "status": "ok", "val_rmse": 2.0,
+              "train_time_s": 0.5, "predict_time_s": 0.25})
     rep.rung({"config_id": "b", "architecture": "y", "n_train": 20, "status": "ok", "val_rmse": 1.5}, stopped=True)
     rep.rung({"config_id": "c", "architecture": "z", "n_train": 20, "status": "failed"})
-    rep.config_done()
+    rep.config_done("b")
     assert sent == []  # nothing before every_s
     rep.flush()
-    assert sent == [{"rungs": 3, "failed": 1, "stopped": 1, "configs_done": 1, "best": 1.5, "best_cfg": "y b n=20"}]
+    assert sent == [{"rungs": 3, "failed": 1, "stopped": 1, "configs_done": 1, "best": 1.5, "best_cfg": "y b n=20",
+                     "fits": [["a", 10, 0.75], ["b", 20, 0.0]], "ended": ["b"]}]
     rep.flush()
     assert len(sent) == 1  # an empty batch is not sent
 
@@ -144,3 +147,33 @@ def test_the_appender_writes_at_once_and_fsyncs_in_groups(tmp_path):
     bad = ledger.Appender(tmp_path / "missing" / "ledger.jsonl")
     with pytest.raises(ledger.LedgerError, match=r"missing/ledger.jsonl: cannot append a record"):
         bad.append({"config_id": "c", "rung": 1})
+
+
+def test_a_budget_past_its_deadline_starts_no_rung_and_records_each_as_skipped(tmp_path, data):
+    import time
+
+    from sweep.trainable import Budget
+
+    cfg = cfg_of(TREE, {"max_depth": 3}) | {"cost_s": {100: 0.01, 400: 0.04}}
+    path = tmp_path / "ledger.jsonl"
+    out = run_rungs(cfg, data, [100, 400], "classification", str(path), None, budget=Budget(time.time() - 1))
+    assert out == []
+    recs, _ = ledger.read(path)
+    assert [(r["rung"], r["status"]) for r in recs] == [(100, "skipped_budget"), (400, "skipped_budget")]
+    assert ledger.latest(recs) == {} and set(ledger.skipped(recs)) == {(cfg["config_id"], 100), (cfg["config_id"], 400)}
+    # a rung that fits before the deadline runs; once it is fitted, it is no longer skipped
+    out = run_rungs(cfg, data, [100], "classification", str(path), None, budget=Budget(time.time() + 60))
+    recs, _ = ledger.read(path)
+    assert [r["status"] for r in out] == ["ok"] and set(ledger.skipped(recs)) == {(cfg["config_id"], 400)}
+
+
+def test_a_budget_scales_predictions_by_what_the_trial_has_seen():
+    import time
+
+    from sweep.trainable import Budget
+
+    b = Budget(time.time() + 10)
+    cfg = {"cost_s": {1: 1.0, 2: 6.0}}
+    assert b.allows(cfg, 2)
+    b.spent(cfg, {"n_train": 1, "status": "ok", "train_time_s": 2.0, "predict_time_s": 0.0})  # twice as slow
+    assert not b.allows(cfg, 2)  # 6 s predicted, x2 seen: past the deadline

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import pareto
 from ..metrics import Objective
-from ..rundir import STOPPED
+from ..rundir import SKIPPED, STOPPED
 from ..rundir import atomic_write as _atomic
 from ..drift import DRIFT_FILE
 from . import drift as drift_report
@@ -97,9 +97,13 @@ def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, objec
         if (run_dir / STOPPED).exists() else None
     stopped_rows = None if stopped is None else \
         stopped[["config_id", "architecture", "stopped_after", "reason"]].to_dict("records")
+    skipped = pd.read_csv(run_dir / SKIPPED, dtype={"config_id": str}) \
+        if (run_dir / SKIPPED).exists() else None
+    skipped_rows = None if skipped is None else \
+        skipped[["config_id", "architecture", "rung"]].to_dict("records")
     text = html_report.render(run_dir, f"sweep report — {manifest.get('run_name', run_dir.name)}",
                               rows, trials, data_report, manifest, summary, figures, plotly_js(), drift_html,
-                              stopped_rows)
+                              stopped_rows, skipped_rows)
     _atomic(run_dir / "report.html", lambda p: p.write_text(text, encoding="utf-8"))
     return run_dir / "report.html"
 

@@ -72,7 +72,7 @@ document.querySelectorAll('#pareto .main-svg').length>0?'yes':'no');s.textConten
 def render(run_dir: Path, title: str, frontier_rows: list[dict], trials: pd.DataFrame,
            data_report: dict, manifest: dict, summary: list[str],
            figures: list[tuple[str, dict]] | None = None, plotly_js: str = "", drift_html: str = "",
-           stopped_rows: list[dict] | None = None) -> str:
+           stopped_rows: list[dict] | None = None, skipped_rows: list[dict] | None = None) -> str:
     from .interactive import embed
     failed = trials[trials["status"] != "ok"] if not trials.empty else trials
     failed_rows = [{"config_id": r.config_id, "architecture": r.architecture, "rung": r.rung,
@@ -108,6 +108,11 @@ def render(run_dir: Path, title: str, frontier_rows: list[dict], trials: pd.Data
            "<p class=note>Configurations the adaptive rule stopped: none of their remaining sample "
            "sizes could reach the frontier (pruning: pareto; sweep run --exhaustive fits every pair).</p>",
            _capped(stopped_rows, "stopped.csv")] if stopped_rows else []),
+        *(["<h2>Not started within the time budget</h2>",
+           f"<p class=note>(config_id, rung) pairs the run's --time-budget "
+           f"({manifest.get('time_budget_s', 0):g} s) left unstarted (status skipped_budget); "
+           "sweep resume RUN fits them.</p>",
+           _capped(skipped_rows, "skipped.csv")] if skipped_rows else []),
         "<h2>Failed trials</h2>",
         _capped(failed_rows, "trials.csv (status other than ok)"),
         "<h2>Data</h2>",

@@ -25,6 +25,9 @@ def summary_lines(trials: pd.DataFrame, front: pd.DataFrame, stops: pd.DataFrame
                    f"val_{metric} {k[f'val_{metric}']:.4f} in {k[time_axis]:.3f} s")
     if stops is not None and not stops.empty and manifest.get("rungs"):
         out += stops_lines(trials, stops, manifest["rungs"], time_axis)
+    if manifest.get("skipped_budget"):
+        out.append(f"{manifest['skipped_budget']} (config_id, rung) pair(s) not started within the time "
+                   f"budget of {manifest.get('time_budget_s', 0):g} s (skipped.csv; `sweep resume` fits them)")
     return out
 
 
