@@ -68,7 +68,8 @@ def _is_positive_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and math.isfinite(v)
 
 
-def _key(v) -> str:
+def value_key(v) -> str:
+    """A hyperparameter value as comparable text (None, lists and numbers alike)."""
     return json.dumps(v, sort_keys=True, default=str)
 
 
@@ -88,7 +89,7 @@ class _ArchModel:
     def features(self, params: dict, n_train: int) -> np.ndarray:
         row = [math.log(n_train)]
         row += [math.log(params[p]) if _is_positive_number(params.get(p)) else 0.0 for p in self.numeric]
-        row += [1.0 if _key(params.get(p)) == k else 0.0 for p, k in self.levels]
+        row += [1.0 if value_key(params.get(p)) == k else 0.0 for p, k in self.levels]
         return np.asarray(row, dtype=float)
 
     def predict_log(self, params: dict, n_train: int) -> float:
@@ -125,7 +126,7 @@ def _slopes(obs: list[tuple[str, dict, int, float]]) -> list[float]:
 def _fit_arch(configs: list[Configuration], obs: list[tuple[str, dict, int, float]], slope: float) -> _ArchModel:
     searched = sorted({p for c in configs for p in c.searched})
     numeric = [p for p in searched if all(_is_positive_number(c.params.get(p)) for c in configs)]
-    levels = sorted({(p, _key(c.params.get(p))) for c in configs for p in searched if p not in numeric})
+    levels = sorted({(p, value_key(c.params.get(p))) for c in configs for p in searched if p not in numeric})
     probe = _ArchModel(numeric, levels, np.zeros(0), np.ones(0), np.zeros(0), 0.0, 0.0, len(obs))
     X = np.array([probe.features(p, n) for _, p, n, _ in obs], dtype=float)
     logn = np.log([n for _, _, n, _ in obs])

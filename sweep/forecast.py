@@ -56,13 +56,13 @@ def pair_table(model: CostModel, configs: list[Configuration], rungs: list[int],
                overheads: Overheads) -> pd.DataFrame:
     """One row per (config_id, rung): predicted fit seconds and the seconds its worker is busy."""
     per_config_start = overheads.per_trial_s * n_trials / max(len(configs), 1)
-    rows = []
-    for c in configs:
-        for k, n in enumerate(rungs):
-            fit = model.predict(c.config_id, n)
-            busy = fit + overheads.per_pair_s + (per_config_start if k == 0 else 0.0)
-            rows.append((c.config_id, c.architecture, n, fit, busy))
-    return pd.DataFrame(rows, columns=["config_id", "architecture", "n_train", "fit_s", "busy_s"])
+    fit = model.table(configs, rungs)
+    busy = fit + overheads.per_pair_s
+    busy[:, 0] += per_config_start
+    return pd.DataFrame({"config_id": np.repeat([c.config_id for c in configs], len(rungs)),
+                         "architecture": np.repeat([c.architecture for c in configs], len(rungs)),
+                         "n_train": np.tile(np.asarray(rungs, dtype=int), len(configs)),
+                         "fit_s": fit.ravel(), "busy_s": busy.ravel()})
 
 
 def trial_phase_s(pairs: pd.DataFrame, cores: int, order: list[str], overheads: Overheads,

@@ -12,13 +12,12 @@ and their records go to the run's ledger, so the sweep that follows does not fit
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 from . import ledger
-from .cost import CostModel, prior_cost
+from .cost import CostModel, prior_cost, value_key
 from .grid import Configuration
 
 SHARE = 0.05  # pilots' core-seconds: at most this share of the predicted exhaustive cost
@@ -33,20 +32,19 @@ def choose(configs: list[Configuration]) -> list[Configuration]:
     out = []
     for group in by_arch.values():
         group = sorted(group, key=lambda c: (prior_cost(c), c.config_id))
-        todo = {(p, json.dumps(c.params.get(p), sort_keys=True, default=str)) for c in group for p in c.searched}
+        shows = {c.config_id: {(p, value_key(c.params.get(p))) for p in c.searched} for c in group}
+        todo = set().union(*shows.values())
         picked: list[Configuration] = []
         while True:
             best, gain = None, 0
             for c in group:
-                if c in picked:
-                    continue
-                g = len(todo & {(p, json.dumps(c.params.get(p), sort_keys=True, default=str)) for p in c.searched})
+                g = len(todo & shows[c.config_id]) if c not in picked else 0
                 if g > gain:
                     best, gain = c, g
             if best is None:
                 break
             picked.append(best)
-            todo -= {(p, json.dumps(best.params.get(p), sort_keys=True, default=str)) for p in best.searched}
+            todo -= shows[best.config_id]
         out.extend(picked or group[:1])
     return out
 
@@ -140,14 +138,12 @@ def pilot(configs: list[Configuration], rungs: list[int], prepared, task: str, l
     seen_arch = {r.get("architecture") for r in held.values() if r.get("status") == "ok"}
     first = [c for c in chosen if c.architecture not in seen_arch and (c.config_id, rungs[0]) not in held]
     t0 = time.perf_counter()
-    data = {"X_train": prepared.X["train"], "y_train": prepared.y["train"],
-            "X_val": prepared.X["validation"], "y_val": prepared.y["validation"]}
-    data_ref = ray.put(data) if first else None
+    data_ref = ray.put(prepared.trial_data) if first else None
     new = run([(cfg_dict(c), [rungs[0]]) for c in first], data_ref, task, ledger_path) if first else []
     observed = [r for r in held.values() if r.get("status") == "ok"] + [r for r in new if r["status"] == "ok"]
     if len(rungs) > 1 and first and not few:
         # one architecture's median pilot at the second rung first (the cheapest such fit): the
-        # slope it shows replaces the prior's 1, so the share left for the others is not overstated
+        # slope it shows replaces the default slope, so the share left for the others is not overstated
         candidates = {}
         model = CostModel.fit(configs, observed)
         for arch in sorted({c.architecture for c in first}):

@@ -234,8 +234,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     # under a time budget, so that what runs before the deadline covers the most.
     plan = pack(items, min_trials=PACK_ABOVE_PER_CORE * cores,
                 cheapest_first=rule is not None or deadline is not None)
-    data = {"X_train": prepared.X["train"], "y_train": prepared.y["train"],
-            "X_val": prepared.X["validation"], "y_val": prepared.y["validation"]}
+    data = prepared.trial_data
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # our ledger + events replace them
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     from .recorder import start_recorder

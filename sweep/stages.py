@@ -64,6 +64,15 @@ class Specs:
             return None
         return self.space.pruning.model_dump()
 
+    def configuration_dict(self, c: Configuration) -> dict:
+        """What a trial needs of configuration `c` (sweep.runner.configuration_dict), with
+        this dataset's imputation and feature layout."""
+        from .runner import configuration_dict
+
+        if not hasattr(self, "_layout"):
+            self._layout = (bool(self.dataset.imputed_features()), self.dataset.feature_layout())
+        return configuration_dict(c, *self._layout)
+
     @property
     def run_name(self) -> str:
         return self.space.name + ("-smoke" if self.smoke else "")
@@ -255,15 +264,15 @@ def budget(s: Specs, d: Data, run: RunDir, manifest: dict, seconds: float, start
     architectures the ledger has none of: sweep.pilots), the cost model (sweep.cost), and the deadline for starting rungs: the
     budget's end less the predicted post-trial phase. A budget below the cheapest useful
     sweep (each architecture's cheapest configuration at the smallest rung) is refused."""
+    import numpy as np
     import ray
 
     from . import forecast, ledger, pilots, runner
     from .cost import CostModel
     from .rundir import LEDGER
 
-    impute, features = bool(s.dataset.imputed_features()), s.dataset.feature_layout()
-    pilots.pilot(s.configs, d.rungs, d.prepared, s.dataset.task, run / LEDGER,
-                 lambda c: runner.configuration_dict(c, impute, features), echo, few=True)
+    pilots.pilot(s.configs, d.rungs, d.prepared, s.dataset.task, run / LEDGER, s.configuration_dict, echo,
+                 few=True)
     records, _ = ledger.read(run / LEDGER)
     observed = [r for r in ledger.latest(records).values() if r.get("status") == "ok"]
     model = CostModel.fit(s.configs, observed)
@@ -283,8 +292,8 @@ def budget(s: Specs, d: Data, run: RunDir, manifest: dict, seconds: float, start
                                  forecast.Overheads())
     deadline = started_at + seconds * (1 - forecast.BUDGET_MARGIN) - post
     # a rung starts only if even a slow fit (the 90% quantile of its prediction) ends in time
-    cost_s = {c.config_id: {n: model.predict(c.config_id, n) * math.exp(forecast.Z80 * model.sigma(c.config_id))
-                            for n in d.rungs} for c in s.configs}
+    slow = model.table(s.configs, d.rungs) * np.exp([[forecast.Z80 * model.sigma(c.config_id)] for c in s.configs])
+    cost_s = {c.config_id: dict(zip(d.rungs, row.tolist())) for c, row in zip(s.configs, slow)}
     manifest.update(time_budget_s=seconds, time_budget_minimum_s=round(minimum, 3),
                     time_budget_deadline_s=round(deadline - started_at, 3))
     echo(f"time budget {seconds:g} s: rungs start while predicted to end by {deadline - started_at:.1f} s "
@@ -356,8 +365,7 @@ def results(s: Specs, d: Data, run: RunDir) -> Results:
     skipped = runner.collect_skipped(run.path)
     run.write_skipped(skipped)
     front = report.frontier_of(table, s.objective)
-    impute, features = bool(s.dataset.imputed_features()), s.dataset.feature_layout()
-    cfg_dicts = {c.config_id: runner.configuration_dict(c, impute, features) for c in s.configs}
+    cfg_dicts = {c.config_id: s.configuration_dict(c) for c in s.configs}
     X, y = d.prepared.X, d.prepared.y
     front = report.score_frontier(front, cfg_dicts, X["train"], y["train"], X["test"], y["test"],
                                   s.dataset.task, run.path, d.test_windows, d.drift and d.drift["windows"])
@@ -459,9 +467,7 @@ def plan(s: Specs, run: RunDir, *, address: str | None, num_cpus: int | None, co
     try:
         d = data(s, run, {}, None, echo)
         fixed = time.time() - started_at  # the run's own start-up and data stage, as measured here
-        impute, features = bool(s.dataset.imputed_features()), s.dataset.feature_layout()
-        p = pilots.pilot(s.configs, d.rungs, d.prepared, s.dataset.task, run / LEDGER,
-                         lambda c: runner.configuration_dict(c, impute, features), echo)
+        p = pilots.pilot(s.configs, d.rungs, d.prepared, s.dataset.task, run / LEDGER, s.configuration_dict, echo)
         cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
     finally:
         t0 = time.perf_counter()

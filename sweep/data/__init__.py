@@ -39,6 +39,12 @@ class Prepared:
     def fingerprint(self) -> dict[str, str]:
         return {s: self.report["splits"][s]["fingerprint"] for s in SPLITS}
 
+    @property
+    def trial_data(self) -> dict[str, np.ndarray]:
+        """What a fit and its scoring need (sweep.trainable): the training and validation splits."""
+        return {"X_train": self.X["train"], "y_train": self.y["train"],
+                "X_val": self.X["validation"], "y_val": self.y["validation"]}
+
 
 def ensure_bundled(spec: DatasetSpec) -> bool:
     """Write a bundled dataset's sources on first use. True when written now."""
