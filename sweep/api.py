@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import json
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ import pandas as pd
 from . import stages
 from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError, RunInterrupted, StorageError
 from .metrics import Objective
-from .rundir import COMPLETE, FRONTIER, PLAN, TRIALS, DATA_REPORT, STOPPED, RunDir
+from .rundir import COMPLETE, DATA_REPORT, FRONTIER, PLAN, SPEC, STOPPED, TRIALS, RunDir
 
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES}
 
@@ -57,7 +56,7 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
         repeats: int | None = None, num_cpus: int | None = None, progress_stream=None,
         echo=print, argv: list[str] | None = None, storage: str | None = None,
         connect_timeout_s: float = 30.0, exhaustive: bool = False, time_budget_s: float | None = None,
-        plan: str | Path | None = None, started_at: float | None = None) -> SweepResult:
+        plan: str | Path | None = None, started_at: float | None = None, insecure: bool = False) -> SweepResult:
     """Run a new sweep end to end and return its result (see the module docstring).
 
     `address` connects to an existing Ray cluster; `storage` (a URI) receives a copy of the
@@ -66,9 +65,10 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
     seconds; default now) to its end, within that many seconds (stages.budget). `plan`: a
     `sweep plan` directory whose pilot fits the run keeps (as does `out` naming one)."""
     started_at = time.time() if started_at is None else started_at
-    _check_options(max_concurrent, storage, time_budget_s)
+    _check_options(max_concurrent, time_budget_s, address, insecure)
     plan_dir = _plan_dir(plan) if plan is not None else None
     s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=echo)
+    _check_storage(storage)
     run_dir = RunDir.new(out, s.run_name)
     if plan_dir is None and run_dir.has(PLAN):
         plan_dir = run_dir.path
@@ -81,15 +81,16 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
 def resume(run_dir: str | Path, address: str | None = None, max_concurrent: int | None = None,
            num_cpus: int | None = None, progress_stream=None, echo=print, argv: list[str] | None = None,
            storage: str | None = None, connect_timeout_s: float = 30.0, time_budget_s: float | None = None,
-           started_at: float | None = None) -> SweepResult:
+           started_at: float | None = None, insecure: bool = False) -> SweepResult:
     """Continue a run whose driver died or was stopped: every (config_id, rung) in its ledger
     is kept and not recomputed; the rest runs (specs from RUN/spec.yaml, data checked
     against the run's fingerprint, fitting every pair or not as the run was started). Pairs
     an earlier --time-budget left unstarted run too, within `time_budget_s` when given."""
     started_at = time.time() if started_at is None else started_at
-    _check_options(max_concurrent, storage, time_budget_s)
+    _check_options(max_concurrent, time_budget_s, address, insecure)
     run, previous = RunDir.existing(run_dir, "sweep resume")
     s = stages.specs_of_run(run, previous, echo=echo)
+    _check_storage(storage)
     return _execute(s, run, previous, "resume", address=address, max_concurrent=max_concurrent,
                     num_cpus=num_cpus, progress_stream=progress_stream, echo=echo, argv=argv,
                     storage=storage, connect_timeout_s=connect_timeout_s, time_budget_s=time_budget_s,
@@ -100,25 +101,35 @@ def extend(run_dir: str | Path, space: str | Path | None = None, dataset: str | 
            address: str | None = None, max_concurrent: int | None = None, smoke: bool = False,
            repeats: int | None = None, num_cpus: int | None = None, progress_stream=None,
            echo=print, argv: list[str] | None = None, storage: str | None = None,
-           connect_timeout_s: float = 30.0, exhaustive: bool = False) -> SweepResult:
+           connect_timeout_s: float = 30.0, exhaustive: bool = False, insecure: bool = False) -> SweepResult:
     """Grow a finished run: `space` gained architectures, values or sample sizes; only the
     (config_id, rung) pairs the run's ledger lacks run, and the frontier is rebuilt over all
     of them (an adaptive space judges the new configurations against every record)."""
-    _check_options(max_concurrent, storage)
+    _check_options(max_concurrent, None, address, insecure)
     s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=echo)
     run, previous = RunDir.existing(run_dir, "--extend")
+    _check_storage(storage)
     return _execute(s, run, previous, "extend", address=address, max_concurrent=max_concurrent,
                     num_cpus=num_cpus, progress_stream=progress_stream, echo=echo, argv=argv,
                     storage=storage, connect_timeout_s=connect_timeout_s)
 
 
-def _check_options(max_concurrent: int | None, storage: str | None, time_budget_s: float | None = None) -> None:
-    from . import storage as store
+def _check_options(max_concurrent: int | None, time_budget_s: float | None, address: str | None,
+                   insecure: bool) -> None:
+    """The options' own checks, before the specs (nothing is created here)."""
+    from .connect import check_transport
 
     if time_budget_s is not None and not time_budget_s > 0:
         raise ConfigError(f"--time-budget must be a positive duration, but got {time_budget_s!r} s")
     if max_concurrent is not None and max_concurrent < 1:
         raise ConfigError(f"--max-concurrent must be >= 1, but got {max_concurrent}")
+    check_transport(address, insecure)
+
+
+def _check_storage(storage: str | None) -> None:
+    """After the specs passed: `--storage` is writable (its check writes a probe object there)."""
+    from . import storage as store
+
     if storage:
         store.check(storage)
 
@@ -134,7 +145,8 @@ def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | 
     - after trials started, the manifest says failed or interrupted (the ledger keeps every
       finished pair: `sweep resume` continues), and `--storage` gets a copy."""
     in_plan = run.has(PLAN)  # a run started in a `sweep plan` directory: on failure, left a plan
-    run.make()
+    entries = run.entries()
+    made = run.make()
     manifest = stages.manifest_for(s, run, argv=argv, address=address, storage=storage,
                                    previous=previous, action=action)
     before = run.snapshot() if previous is not None or in_plan else {}
@@ -161,7 +173,7 @@ def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | 
         stages.report(s, d, r, run, manifest, storage=storage, echo=echo)
     except BaseException as exc:
         if not trials_started and previous is None and not in_plan:
-            shutil.rmtree(run.path, ignore_errors=True)  # nothing ran: leave no half-made run
+            run.remove_created(made, entries)  # nothing ran: leave no half-made run, touch nothing else
         elif not trials_started:
             run.restore(before)
         else:
@@ -189,7 +201,7 @@ def plan(space: str | Path | None = None, dataset: str | Path | None = None, out
          cores: int | None = None, address: str | None = None, num_cpus: int | None = None,
          budget_s: float | None = None, smoke: bool = False, repeats: int | None = None,
          exhaustive: bool = False, echo=print, connect_timeout_s: float = 30.0,
-         started_at: float | None = None) -> dict:
+         started_at: float | None = None, insecure: bool = False) -> dict:
     """`sweep plan`: the data stage, pilot fits, the cost model and the predicted wall of the
     whole `sweep run` on `cores` (default: the local Ray's or the cluster's CPUs), exhaustive
     and adaptive, with an 80% interval; with `budget_s`, what fits in it. Writes
@@ -198,16 +210,20 @@ def plan(space: str | Path | None = None, dataset: str | Path | None = None, out
     started_at = time.time() if started_at is None else started_at
     if budget_s is not None and not budget_s > 0:
         raise ConfigError(f"--budget must be a positive duration, but got {budget_s!r} s")
+    from .connect import check_transport
+
+    check_transport(address, insecure)
     if out is not None and Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())):
         raise ConfigError(f"--out {out}: already holds files (a plan or a run); choose a new directory")
     s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=echo)
     run = RunDir.new(out, s.run_name + "-plan")
-    run.make()
+    entries = run.entries()
+    made = run.make()
     try:
         result = stages.plan(s, run, address=address, num_cpus=num_cpus, cores=cores, budget_s=budget_s,
                              connect_timeout_s=connect_timeout_s, started_at=started_at, echo=echo)
     except BaseException:
-        shutil.rmtree(run.path, ignore_errors=True)  # no half-made plan
+        run.remove_created(made, entries)  # no half-made plan; nothing this process did not make
         raise
     result["plan_s"] = round(time.time() - started_at, 3)
     result["plan_dir"] = str(run.path)
@@ -230,7 +246,8 @@ def _record_failure(run: RunDir, manifest: dict, storage: str | None, echo) -> N
         try:
             echo(f"run directory (status {manifest['status']}) copied to {store.upload(run.path, storage)}")
         except Exception as exc:  # any failure of the copy: said, then the run's own error goes on
-            echo(f"warning: the run directory was not copied to {storage} ({type(exc).__name__}: {exc}); "
+            echo(f"warning: the run directory was not copied to {store.redact(storage)} ({type(exc).__name__}: "
+                 f"{store.scrub(exc, storage)}); "
                  f"copy {run.path} by hand")
 
 
@@ -263,6 +280,9 @@ def rebuild_report(run_dir: str | Path) -> SweepResult:
     """
     from . import report
 
+    run, _ = RunDir.existing(run_dir, "sweep report")  # no symbolic links in a run it writes into
+    if run.has(SPEC):  # a run directory is input: its spec passes the same checks as any (report needs none)
+        stages.read_run_spec(run)
     res = load(run_dir)
     m = res.manifest
     objective = Objective.of(m)

@@ -5,22 +5,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ConfigError
+from .connect import check_transport
+from .errors import ConfigError, printable
 from .spec import load_dataset
 
 
 def data_check(dataset: str | Path, out: str | Path | None = None, address: str | None = None,
-               num_cpus: int | None = None, echo=print) -> dict:
+               num_cpus: int | None = None, echo=print, insecure: bool = False) -> dict:
     """Run the data stage alone: print its report, write it (and the quarantine) to `out`,
     and raise DataRuleError (exit 3) when a rule marked fatal failed."""
     from . import data
     from .rundir import write_json as _write_json
 
+    check_transport(address, insecure)
     ds = load_dataset(dataset)
+    o = _out_dir(out)
     prepared = _prepare_alone(ds, address, num_cpus, echo)
     rep = prepared.report
-    if out is not None:
-        o = Path(out)
+    if o is not None:
         o.mkdir(parents=True, exist_ok=True)
         _write_json(o / "data_report.json", rep)
         data.write_quarantine(prepared, o / "quarantine")
@@ -47,14 +49,16 @@ def data_check(dataset: str | Path, out: str | Path | None = None, address: str 
 
 
 def data_drift(dataset: str | Path, windows: int | None = None, out: str | Path | None = None,
-               address: str | None = None, num_cpus: int | None = None, echo=print) -> dict:
+               address: str | None = None, num_cpus: int | None = None, echo=print, insecure: bool = False) -> dict:
     """The data stage, then drift over its time windows: print it, write drift.json to `out`."""
     from . import data, drift
     from .rundir import write_json as _write_json
 
     if windows is not None and not 2 <= windows <= 100:
         raise ConfigError(f"--windows must be between 2 and 100, but got {windows}")
+    check_transport(address, insecure)
     ds = load_dataset(dataset)
+    o = _out_dir(out)
     if ds.time is None:
         raise ConfigError(f"{dataset}: dataset {ds.name!r} has no time column; add 'time: COLUMN' (a declared "
                           "column, e.g. a hive partition key such as day) to profile drift")
@@ -63,7 +67,6 @@ def data_drift(dataset: str | Path, windows: int | None = None, out: str | Path 
     prepared = _prepare_alone(ds, address, num_cpus, echo)
     echo(data.summary_line(prepared.report, prepared.seconds))
     result, _ = drift.profile(prepared, ds)
-    o = Path(out) if out is not None else None
     if o is not None:
         o.mkdir(parents=True, exist_ok=True)
         _write_json(o / drift.DRIFT_FILE, result)
@@ -74,6 +77,17 @@ def data_drift(dataset: str | Path, windows: int | None = None, out: str | Path 
     if o is not None:
         echo(f"drift: {o / drift.DRIFT_FILE}")
     return result
+
+
+def _out_dir(out: str | Path | None) -> Path | None:
+    """`--out` for the data commands: a directory (made when the report is written), never a
+    symbolic link, whose own files are only ever replaced atomically (no write through a link)."""
+    if out is None:
+        return None
+    o = Path(out)
+    if o.is_symlink() or (o.exists() and not o.is_dir()):
+        raise ConfigError(f"--out {printable(out)}: is not a directory (or is a symbolic link); give a folder")
+    return o
 
 
 def _prepare_alone(ds, address: str | None, num_cpus: int | None, echo):

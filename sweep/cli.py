@@ -6,7 +6,7 @@ import argparse
 import sys
 import traceback
 
-from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, SweepError
+from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, SweepError, printable
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="end the whole run within DURATION (90, 15m, 2h): cheapest work first, pairs "
                    "that would end past it are not started (status skipped_budget; resume fits them)")
     r.add_argument("--plan", metavar="PLAN_DIR", help="keep the pilot fits of `sweep plan --out PLAN_DIR`")
+    r.add_argument("--insecure", action="store_true", help="allow --address to a host other than this "
+                   "machine without TLS (prefer an SSH tunnel, or RAY_USE_TLS=1)")
     r.add_argument("--debug", action="store_true", help="show tracebacks")
     r.set_defaults(func=_cmd_run)
 
@@ -117,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--out", help="the plan's directory (default: runs/STAMP-NAME-plan); "
                     "`sweep run --out` it or `--plan` it to keep the pilot fits")
     pl.add_argument("--json", action="store_true", help="print the plan as one JSON object on stdout")
+    pl.add_argument("--insecure", action="store_true", help="allow --address to a host other than this "
+                   "machine without TLS (prefer an SSH tunnel, or RAY_USE_TLS=1)")
     pl.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
     pl.add_argument("--smoke", action="store_true", help="the space's small grid")
     pl.add_argument("--repeats", type=_positive_int, help="seeds per configuration (overrides the space)")
@@ -137,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
     rs.add_argument("--time-budget", type=_duration("--time-budget"), metavar="DURATION",
                     help="a new budget for the rest of the run (90, 15m, 2h)")
+    rs.add_argument("--insecure", action="store_true", help="allow --address to a host other than this "
+                   "machine without TLS (prefer an SSH tunnel, or RAY_USE_TLS=1)")
     rs.add_argument("--debug", action="store_true", help="show tracebacks")
     rs.set_defaults(func=_cmd_resume)
 
@@ -173,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--out", help="write data_report.json and quarantine/ here")
     chk.add_argument("--address", help="an existing Ray cluster (default: start a local one)")
     chk.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
+    chk.add_argument("--insecure", action="store_true", help="allow --address to a host other than this "
+                   "machine without TLS (prefer an SSH tunnel, or RAY_USE_TLS=1)")
     chk.add_argument("--debug", action="store_true", help="show tracebacks")
     chk.set_defaults(func=_cmd_data_check)
     dr = dsub.add_parser("drift", help="the data stage, then drift between time windows (PSI, KS, "
@@ -184,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--out", help="write drift.json here")
     dr.add_argument("--address", help="an existing Ray cluster (default: start a local one)")
     dr.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
+    dr.add_argument("--insecure", action="store_true", help="allow --address to a host other than this "
+                   "machine without TLS (prefer an SSH tunnel, or RAY_USE_TLS=1)")
     dr.add_argument("--debug", action="store_true", help="show tracebacks")
     dr.set_defaults(func=_cmd_data_drift)
 
@@ -195,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rebuild a finished run's report (no Ray needed)")
     rep.add_argument("run_dir", help="the run directory")
-    rep.add_argument("--budget", type=float, metavar="SECONDS",
+    rep.add_argument("--budget", type=_positive_float, metavar="SECONDS",
                      help="print the best configuration whose training time is within SECONDS")
     rep.add_argument("--debug", action="store_true", help="show tracebacks")
     rep.set_defaults(func=_cmd_report)
@@ -214,7 +224,8 @@ def _cmd_run(args) -> int:
 
     options = dict(dataset=args.dataset, address=args.address, max_concurrent=args.max_concurrent,
                    smoke=args.smoke, repeats=args.repeats, num_cpus=args.num_cpus, argv=sys.argv,
-                   storage=args.storage, connect_timeout_s=args.connect_timeout, exhaustive=args.exhaustive)
+                   storage=args.storage, connect_timeout_s=args.connect_timeout, exhaustive=args.exhaustive,
+                   insecure=args.insecure)
     if args.extend:
         if args.out is None:
             raise ConfigError("--extend needs --out RUN_DIR: the finished run to extend")
@@ -241,7 +252,7 @@ def _cmd_resume(args) -> int:
     result = api.resume(args.run_dir, address=args.address, max_concurrent=args.max_concurrent,
                         num_cpus=args.num_cpus, argv=sys.argv, storage=args.storage,
                         connect_timeout_s=args.connect_timeout, time_budget_s=args.time_budget,
-                        started_at=process_started_at())
+                        started_at=process_started_at(), insecure=args.insecure)
     return _print_result(result)
 
 
@@ -255,7 +266,7 @@ def _cmd_plan(args) -> int:
     p = api.plan(args.space, dataset=args.dataset, out=args.out, cores=args.cores, address=args.address,
                  num_cpus=args.num_cpus, budget_s=args.budget, smoke=args.smoke, repeats=args.repeats,
                  exhaustive=args.exhaustive, echo=echo, connect_timeout_s=args.connect_timeout,
-                 started_at=process_started_at())
+                 started_at=process_started_at(), insecure=args.insecure)
     if args.json:
         print(json.dumps(p, default=str))
         return 0
@@ -341,7 +352,8 @@ def job_exit_code(status: str) -> int:
 def _cmd_data_check(args) -> int:
     from . import checks
 
-    checks.data_check(args.dataset, out=args.out, address=args.address, num_cpus=args.num_cpus)
+    checks.data_check(args.dataset, out=args.out, address=args.address, num_cpus=args.num_cpus,
+                      insecure=args.insecure)
     return 0
 
 
@@ -349,7 +361,7 @@ def _cmd_data_drift(args) -> int:
     from . import checks
 
     checks.data_drift(args.dataset, windows=args.windows, out=args.out, address=args.address,
-                          num_cpus=args.num_cpus)
+                      num_cpus=args.num_cpus, insecure=args.insecure)
     return 0
 
 
@@ -434,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     except SweepError as exc:
         if debug:
             traceback.print_exc()
-        print(f"sweep: error: {exc}", file=sys.stderr)
+        print(f"sweep: error: {printable(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         run_dir = getattr(exc, "run_dir", None)

@@ -7,37 +7,34 @@ Security defaults: Ray's token authentication is used whenever a token is availa
 (RAY_AUTH_TOKEN_PATH, else ~/.ray/auth_token; never from argv, never printed); plain
 http:// to a host other than this machine is refused unless --insecure (the token would
 cross the network in clear text: use an SSH tunnel or `kubectl port-forward`); a cluster
-older than Ray 2.52 (no token auth) is refused.
+older than Ray 2.52 (no token auth) is refused; the job's working_dir is built from an
+allow-list of the project's paths (`package`), never through a symbolic link; a --storage
+URI holding a credential is refused (the job's command line is readable on the cluster).
 """
 
 from __future__ import annotations
 
-import ipaddress
+import fnmatch
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .connect import enable_token_auth, probe, token_path
+from .connect import enable_token_auth, is_loopback, probe, token_path
 from .errors import ClusterError, ConfigError
 
 MIN_RAY = "2.52.0"
 DEFAULT_CONNECT_TIMEOUT_S = 30.0
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
-# Never uploaded with the working_dir: build outputs, runs, and anything that may hold a secret.
-EXCLUDES = [".venv/", ".git/", "runs/", "data/", "test-artifacts/", ".whl/", "**/__pycache__/",
-            ".pytest_cache/", ".hypothesis/", ".ray/", "*auth_token*", "*.pem", "*.key", ".env",
-            ".env.*", "*credentials*", "id_rsa*", "id_ed25519*", "*.kubeconfig", "kubeconfig"]
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+# What the job's working_dir holds: these top-level paths of the project, plus the submitted
+# specs, their sources inside the project and the space's allowed modules (`package`).
+PACKAGE = ("sweep", "datasets", "search_spaces", "pyproject.toml")
+# Never packaged, even inside those paths: names that may hold a secret, and build outputs.
+SECRETS = ("*auth_token*", "*.pem", "*.key", ".env", ".env.*", "*credentials*", "id_rsa*", "id_dsa*",
+           "id_ecdsa*", "id_ed25519*", "*kubeconfig*", ".netrc", ".pgpass", ".git-credentials", ".npmrc",
+           ".pypirc", "__pycache__", "*.pyc")
 
 
 def dashboard_url(address: str, insecure: bool = False) -> str:
@@ -139,16 +136,64 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def runtime_env(root: Path, with_pip: bool = False) -> dict:
-    """working_dir = the project (specs + package, secrets and build outputs excluded); the
+def runtime_env(working_dir: Path, root: Path, with_pip: bool = False) -> dict:
+    """working_dir = the job's package (`package`: an allow-list of the project's paths); the
     project's pinned dependencies other than Ray (every node already runs the pinned Ray)."""
-    env: dict = {"working_dir": str(root), "excludes": list(EXCLUDES),
+    env: dict = {"working_dir": str(working_dir),
                  "env_vars": {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "PYTHONPATH": "."}}
     if with_pip:
         deps = [d for d in _dependencies(root) if not d.lower().startswith("ray")]
         if deps:
             env["pip"] = {"packages": deps, "pip_check": False}
     return env
+
+
+def _secret(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in SECRETS)
+
+
+def package(root: Path, into: Path, extra: list[Path] = ()) -> list[str]:
+    """Copy the job's files into `into`: PACKAGE and `extra` (paths inside `root`), regular
+    files only — symbolic links are skipped, never followed, and names in SECRETS are left
+    out. Returns the copied paths, relative to `root`."""
+    root = root.resolve()
+    copied: set[str] = set()
+    for top in [root / n for n in PACKAGE] + [Path(e) for e in extra]:
+        for f in _files(top):
+            rel = f.relative_to(root)
+            if f.is_symlink() or not f.is_file() or any(_secret(part) for part in rel.parts):
+                continue
+            dest = into / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, dest, follow_symlinks=False)
+            copied.add(rel.as_posix())
+    return sorted(copied)
+
+
+def _files(top: Path):
+    """The files at or under `top`, never entering a linked or secret-named folder."""
+    if top.is_symlink() or not top.exists():
+        return
+    if top.is_file():
+        yield top
+        return
+    for d, dirs, names in os.walk(top, followlinks=False):
+        dirs[:] = [x for x in dirs if not _secret(x) and not (Path(d) / x).is_symlink()]
+        for n in names:
+            yield Path(d) / n
+
+
+def job_files(root: Path, space_path: Path, sp, ds_path: Path, ds) -> list[Path]:
+    """Beyond PACKAGE: the submitted spec files, the dataset's sources and the space's
+    allowed modules, where they lie inside the project (the job sees nothing else)."""
+    root = root.resolve()
+    extra = [space_path.resolve(), ds_path.resolve()]
+    if ds.bundled is None:  # a bundled dataset's sources are written again on the cluster
+        extra += [Path(src.path).resolve() for src in ds.sources if "://" not in src.path]
+    for m in sp.allow.modules:
+        top = m.split(".", 1)[0]
+        extra += [root / top, root / f"{top}.py"]
+    return [p for p in extra if p.is_relative_to(root)]
 
 
 def _dependencies(root: Path) -> list[str]:
@@ -199,25 +244,33 @@ def submit(address: str, space: str | None = None, dataset: str | None = None, s
            smoke: bool = False, repeats: int | None = None, install_deps: bool = False,
            out=sys.stdout, exhaustive: bool = False) -> tuple[str, str | None]:
     """Submit `sweep run` as a Ray job; returns (job id, final status when following)."""
+    import tempfile
+
     from .spec import resolve_specs
+    from .storage import has_credentials
 
     root = project_root()
-    if space is not None or dataset is not None:
-        resolve_specs(space, dataset)  # bad specs fail here, before anything is sent
+    space_path, sp, ds_path, ds = resolve_specs(space, dataset)  # bad specs fail here, before anything is sent
+    if storage and has_credentials(storage):
+        raise ConfigError("--storage carries a credential, and a job's command line can be read by anyone "
+                          "who can list the cluster's jobs; give the cluster its credentials by environment "
+                          "(AWS_*, GOOGLE_*) or an instance role, and pass the URI without them")
     cmd = entrypoint(space, dataset, storage, root, smoke, repeats, exhaustive)
     url = dashboard_url(address, insecure)
     c = client(address, insecure, connect_timeout_s)
     has_token = os.environ.get("RAY_AUTH_MODE") == "token"
-    for attempt in range(10):  # a head that just started may not have its job agent up yet
-        try:
-            job_id = _call(url, has_token, c.submit_job, entrypoint=cmd,
-                           runtime_env=runtime_env(root, install_deps),
-                           metadata={"tool": "sweep", "space": str(space or "default")})
-            break
-        except ClusterError as exc:
-            if "No available agent" not in str(exc) or attempt == 9:
-                raise
-            time.sleep(2)
+    with tempfile.TemporaryDirectory(prefix="sweep-job-") as staged:
+        package(root, Path(staged), job_files(root, space_path, sp, ds_path, ds))
+        for attempt in range(10):  # a head that just started may not have its job agent up yet
+            try:
+                job_id = _call(url, has_token, c.submit_job, entrypoint=cmd,
+                               runtime_env=runtime_env(Path(staged), root, install_deps),
+                               metadata={"tool": "sweep", "space": str(space or "default")})
+                break
+            except ClusterError as exc:
+                if "No available agent" not in str(exc) or attempt == 9:
+                    raise
+                time.sleep(2)
     print(f"submitted job {job_id} to {url}: {cmd}", file=out, flush=True)
     if not follow:
         print(f"follow it with: sweep jobs logs {job_id} --address {url} --follow", file=out)

@@ -9,15 +9,58 @@ argv, never printed). Used by `sweep run` (stages.connect), `sweep data check | 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .errors import ClusterError, ConfigError
+from .errors import ClusterError, ConfigError, printable
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is literally this machine: localhost, 127.0.0.0/8 or ::1 (no lookup)."""
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def address_host(address: str) -> str | None:
+    """The host of a Ray address (HOST:PORT, ray://HOST:PORT, http(s)://HOST:PORT); None for
+    `auto`/`local` (this machine's own cluster) or when there is none to read."""
+    if not address or address in ("auto", "local"):
+        return None
+    u = urlparse(address if "://" in address else "tcp://" + address)
+    return u.hostname
+
+
+def tls_enabled() -> bool:
+    """Whether Ray's gRPC traffic is encrypted (Ray's RAY_USE_TLS, with its certificates)."""
+    return os.environ.get("RAY_USE_TLS", "").strip().lower() in ("1", "true")
+
+
+def check_transport(address: str | None, insecure: bool = False) -> None:
+    """Before any connection: an address that is not literally this machine gets the token
+    and the data over the network, so without TLS (RAY_USE_TLS=1) it is refused unless
+    `insecure` (then a warning on stderr) — as `sweep submit` refuses plain http://."""
+    host = address_host(address or "")
+    if host is None or is_loopback(host) or tls_enabled():
+        return
+    if not insecure:
+        raise ConfigError(f"--address {printable(address)!r}: refusing to connect to {printable(host)} without "
+                          "TLS (Ray's token and your data would cross the network in clear text); "
+                          "tunnel it to this machine (`ssh -L 10001:localhost:10001 HEAD`, then "
+                          "ray://127.0.0.1:10001), set RAY_USE_TLS=1 with the cluster's certificates, "
+                          "or pass --insecure")
+    print(f"warning: --insecure: connecting to {printable(host)} without TLS; the token and the data "
+          "cross the network in clear text", file=sys.stderr)
 
 
 def probe(address: str, timeout_s: float) -> None:

@@ -16,6 +16,12 @@ EXIT_JOB_FAILED = 5
 EXIT_INTERRUPTED = 130
 
 
+def printable(text: str) -> str:
+    """`text` with every control or other non-printable character written as its escape
+    (a name holding a newline or a terminal escape sequence stays one harmless line)."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+
+
 class SweepError(Exception):
     """Base of every error sweep raises on purpose; carries its exit code."""
 
@@ -55,5 +61,5 @@ class RunInterrupted(KeyboardInterrupt):
 __all__ = [
     "SweepError", "ConfigError", "RunInterrupted", "DataError", "DataRuleError", "ClusterError", "StorageError",
     "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_DATA_RULE", "EXIT_PARTIAL", "EXIT_JOB_FAILED",
-    "EXIT_INTERRUPTED",
+    "EXIT_INTERRUPTED", "printable",
 ]

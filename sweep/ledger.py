@@ -10,6 +10,7 @@ never taken as done.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -58,7 +59,7 @@ def append(path: str | Path, record: dict) -> None:
     """Append one record durably (write + fsync). Raises LedgerError on failure."""
     line = (json.dumps(_clean(record), sort_keys=True, allow_nan=False, default=str) + "\n").encode()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             written = os.write(fd, line)
             if written != len(line):
@@ -100,7 +101,7 @@ class Appender:
             self._raise_pending()
             try:
                 if self.fd is None:
-                    self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                    self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
                 written = os.write(self.fd, line)
                 if written != len(line):
                     raise OSError(f"short write ({written} of {len(line)} bytes)")
@@ -154,6 +155,9 @@ class Appender:
 
 
 def _error(path: str, exc: OSError) -> "LedgerError":
+    if exc.errno == errno.ELOOP:  # opened with O_NOFOLLOW: never appended through a link
+        return LedgerError(f"ledger {path}: is a symbolic link, which sweep never makes (a record would "
+                           "land outside the run directory); replace it with the ledger file itself")
     return LedgerError(f"ledger {path}: cannot append a record ({exc}); free disk space or fix "
                        "permissions, then resume the run")
 
@@ -239,7 +243,7 @@ def seal(path: str | Path) -> bool:
         fh.seek(-1, os.SEEK_END)
         if fh.read(1) == b"\n":
             return False
-    fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+    fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
     try:
         os.write(fd, b"\n")
         os.fsync(fd)

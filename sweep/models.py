@@ -6,41 +6,114 @@ lives inside the pipeline, so it is fit on the training subsample only.
 
 from __future__ import annotations
 
-import functools
 import difflib
+import functools
 import importlib
+import importlib.util
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin  # LabelEncoded's bases (defined at import)
 
-from .errors import ConfigError
+from .errors import ConfigError, printable
+
+
+# Packages whose estimators a spec may name without `allow: {modules: [...]}` in the space.
+DEFAULT_MODULES = ("sklearn", "lightgbm", "xgboost", "sweep.testing")
+# A hyperparameter whose string value names a file: by its name, or by a value that looks like a path.
+_PATH_NAME = re.compile(r"(^|_)(memory|paths?|dirs?|directory|folder|files?|filename|cache|checkpoint|"
+                        r"logdir|output|input|save|model_file)(_|$)", re.I)
+
+
+def _in(module_name: str, packages) -> bool:
+    return any(module_name == m or module_name.startswith(m + ".") for m in packages)
+
+
+def check_estimator(import_path: str, allowed: tuple[str, ...] | list[str] = (), where: str = "") -> type:
+    """The spec stage's gate for an estimator path: the module must come from an allowed
+    package (DEFAULT_MODULES or `allowed`, the space's allow.modules) and be found before it
+    is imported, so a spec cannot run other code by naming it; the class must be a
+    scikit-learn estimator with `fit` and `predict`. Returns the class."""
+    module_name, _, attr = import_path.rpartition(".")
+    prefix = f"{where}: " if where else ""
+    shown = printable(import_path)
+    if not _in(module_name, DEFAULT_MODULES + tuple(allowed)):
+        raise ConfigError(f"{prefix}estimator {shown!r} is not from scikit-learn, LightGBM, XGBoost or "
+                          f"sweep.testing; a spec names code that sweep imports and runs, so other modules "
+                          f"must be allowed by the space: add `allow: {{modules: [{printable(module_name)}]}}` "
+                          "(docs/specs.md, Security model)")
+    top = module_name.split(".", 1)[0]
+    try:
+        found = importlib.util.find_spec(module_name)  # imports its parent packages only (allowed ones)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        extra = _EXTRAS.get(top)
+        if extra and importlib.util.find_spec(top) is None:
+            raise ConfigError(f"{prefix}estimator {shown!r} needs the package {top!r}, which is not "
+                              f"installed; install this project's [{extra}] extra: pip install -e '.[{extra}]' "
+                              f"(or pip install 'sweep-frontier[{extra}]')")
+        raise ConfigError(f"{prefix}estimator {shown!r}: no module {printable(module_name)!r} is installed; "
+                          "check the import path, e.g. sklearn.ensemble.RandomForestClassifier")
+    if not _in(module_name, allowed) and _shadowed(found):
+        raise ConfigError(f"{prefix}estimator {shown!r}: {found.origin} in the working directory shadows the "
+                          f"installed {top!r}; run sweep from another folder, or rename that file")
+    cls = resolve(import_path, where)
+    from sklearn.base import BaseEstimator
+
+    if not (isinstance(cls, type) and issubclass(cls, BaseEstimator) and callable(getattr(cls, "fit", None))
+            and callable(getattr(cls, "predict", None))):
+        raise ConfigError(f"{prefix}{shown!r} is not a scikit-learn estimator with fit and predict (a "
+                          "classifier or regressor); name an estimator class such as "
+                          "sklearn.ensemble.RandomForestClassifier")
+    return cls
+
+
+def _shadowed(found) -> bool:
+    """Whether a default package was found in the working directory instead of installed
+    (in site-packages, or sweep's own package run from its checkout)."""
+    origin = getattr(found, "origin", None)
+    if not origin:
+        return False
+    o = Path(origin).resolve()
+    return (o.is_relative_to(Path.cwd().resolve()) and "site-packages" not in o.parts
+            and not o.is_relative_to(Path(__file__).resolve().parent))
 
 
 def resolve(import_path: str, where: str = "") -> type:
-    """The estimator class named by `import_path`, or a ConfigError saying why not."""
+    """The estimator class named by `import_path` (imported). Call it on a path that
+    `check_estimator` passed: the spec stage gates every path before a trial builds it."""
     module_name, _, attr = import_path.rpartition(".")
     prefix = f"{where}: " if where else ""
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        extra = _EXTRAS.get(module_name.split(".", 1)[0])
-        if extra and getattr(exc, "name", None) in (None, module_name.split(".", 1)[0]):
-            raise ConfigError(f"{prefix}estimator {import_path!r} needs the package "
-                              f"{module_name.split('.', 1)[0]!r}, which is not installed; install this "
-                              f"project's [{extra}] extra: pip install -e '.[{extra}]' (or "
-                              f"pip install 'sweep-frontier[{extra}]')") from None
-        raise ConfigError(f"{prefix}estimator {import_path!r} cannot be imported ({exc}); "
+        raise ConfigError(f"{prefix}estimator {printable(import_path)!r} cannot be imported ({exc}); "
                           "check the import path, e.g. sklearn.ensemble.RandomForestClassifier") from None
     cls = getattr(module, attr, None)
     if cls is None:
         near = difflib.get_close_matches(attr, [n for n in dir(module) if not n.startswith("_")], n=1)
         hint = f"; did you mean {module_name}.{near[0]}?" if near else "; check the class name"
-        raise ConfigError(f"{prefix}estimator {import_path!r}: module {module_name!r} has no {attr!r}{hint}")
-    if not (isinstance(cls, type) and hasattr(cls, "get_params") and hasattr(cls, "fit")):
-        raise ConfigError(f"{prefix}{import_path!r} is not a scikit-learn-compatible estimator "
-                          "(a class with fit and get_params); name an estimator class")
+        raise ConfigError(f"{prefix}estimator {printable(import_path)!r}: module {module_name!r} has no "
+                          f"{printable(attr)!r}{hint}")
     return cls
+
+
+def check_path_params(params: dict, grid: dict, allowed: tuple[str, ...] | list[str] = (), where: str = "") -> None:
+    """Hyperparameters that name files (an estimator would read or write there, outside the
+    run directory) are refused unless the space allows them (allow.path_params)."""
+    prefix = f"{where}: " if where else ""
+    values = {**{k: [v] for k, v in params.items()}, **grid}
+    for name, vs in values.items():
+        if name in allowed:
+            continue
+        for v in vs:
+            if isinstance(v, str) and (_PATH_NAME.search(name) or "/" in v or "\\" in v or v.startswith(("~", "."))):
+                raise ConfigError(f"{prefix}hyperparameter {name!r} = {printable(v)!r} names a path, where the "
+                                  "estimator would read or write files outside the run directory; remove it, "
+                                  f"or allow it with `allow: {{path_params: [{name}]}}` in the search space")
 
 
 def check_params(cls: type, params: dict, import_path: str, where: str = "") -> None:

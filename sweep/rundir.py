@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ConfigError
+from .errors import ConfigError, printable
 
 MANIFEST = "manifest.json"
 SPEC = "spec.yaml"
@@ -35,9 +36,15 @@ COMPLETE = "complete"
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
-    """Call `write(tmp)` on a temporary path beside `path`, then move it into place."""
+    """Call `write(tmp)` on a temporary path beside `path`, then move it into place.
+
+    The temporary is created exclusively under a fresh name (mkstemp: O_EXCL), so a file or
+    link planted beside the target is never written through; `os.replace` then replaces the
+    target's directory entry itself (a link there is replaced, not followed)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -47,8 +54,34 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
     return path
 
 
+def links_in(root: Path, limit: int = 3) -> list[Path]:
+    """Symbolic links at or under `root` (at most `limit` of them), without following any."""
+    root = Path(root)
+    if root.is_symlink():
+        return [root]
+    found: list[Path] = []
+    for top, dirs, files in os.walk(root, followlinks=False):
+        for n in dirs + files:
+            p = Path(top) / n
+            if p.is_symlink():
+                found.append(p)
+                if len(found) >= limit:
+                    return found
+    return found
+
+
 def write_json(path: Path, obj: Any) -> Path:
     return atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8"))
+
+
+def _remove_empty(made: list[Path]) -> None:
+    """Remove the directories this process made (outermost first in `made`), innermost first,
+    each only while empty: something else may have been put there since."""
+    for d in reversed(made):
+        try:
+            d.rmdir()
+        except OSError:
+            return
 
 
 @dataclass(frozen=True)
@@ -83,6 +116,8 @@ class RunDir:
                                   "directory, or remove this one to start over")
             parent = p.resolve().parent
         else:
+            if not name or Path(name).name != name or ".." in name:  # the spec stage checks names; never a path
+                raise ConfigError(f"the run name {printable(name)!r} would leave runs/; rename the search space")
             parent = Path("runs").resolve()
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             p = parent / f"{stamp}-{name}"
@@ -90,23 +125,35 @@ class RunDir:
             while p.exists():
                 k += 1
                 p = parent / f"{stamp}-{name}-{k}"
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"cannot create {parent} ({exc.strerror}); choose a writable --out") from None
-        if not os.access(parent, os.W_OK):
-            raise ConfigError(f"{parent} is not writable; choose a writable --out")
+        existing = next(a for a in [parent, *parent.parents] if a.exists())
+        if not existing.is_dir():
+            raise ConfigError(f"cannot create {parent} ({existing} is not a directory); choose a writable --out")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError(f"cannot create {parent} ({existing} is not writable); choose a writable --out")
         return cls(p)
 
     @classmethod
     def existing(cls, path: str | Path, flag: str) -> tuple["RunDir", dict]:
-        """An existing run and its manifest; `flag` names what was given (for the error)."""
+        """An existing run and its manifest; `flag` names what was given (for the error).
+        A run directory holding symbolic links is refused: a write or an upload through one
+        would reach a file outside the run."""
+        if Path(path).is_symlink():
+            raise ConfigError(f"{flag} {printable(path)}: is a symbolic link; give the run directory itself")
         run = cls(Path(path).resolve())
         if not (run / MANIFEST).exists():
-            raise ConfigError(f"{flag} {path}: no manifest.json there, so not a sweep run directory; "
+            raise ConfigError(f"{flag} {printable(path)}: no manifest.json there, so not a sweep run directory; "
                               "give the folder that `sweep run` printed")
+        run.refuse_links(flag)
         return run, run.read_manifest(fix="the ledger is intact — restore the manifest from a copy, "
                                           "or start a new run")
+
+    def refuse_links(self, flag: str) -> None:
+        """ConfigError when the run directory holds a symbolic link (sweep never makes one)."""
+        links = links_in(self.path)
+        if links:
+            raise ConfigError(f"{flag} {printable(self.path)}: holds a symbolic link "
+                              f"({printable(links[0].relative_to(self.path))}); sweep writes no links, so "
+                              "remove it (a write through it would land outside the run directory)")
 
     def read_manifest(self, fix: str = "restore it from a copy, or run the sweep again") -> dict:
         try:
@@ -121,8 +168,48 @@ class RunDir:
     def has(self, name: str) -> bool:
         return (self / name).exists()
 
-    def make(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+    def make(self) -> list[Path]:
+        """Create the run directory and any missing parents; returns the directories this call
+        created, outermost first (empty: it was there, an empty --out or a plan's directory).
+        Only what this process created may be removed when the run fails before its trials."""
+        missing = [a for a in reversed([self.path, *self.path.parents]) if not a.exists() and not a.is_symlink()]
+        made: list[Path] = []
+        try:
+            for d in missing:
+                d.mkdir()
+                made.append(d)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            _remove_empty(made)
+            raise ConfigError(f"cannot create {printable(self.path)} ({exc.strerror}); choose a writable --out") from None
+        if self.path not in made:
+            if self.path.is_symlink() or not self.path.is_dir():
+                raise ConfigError(f"{printable(self.path)}: exists and is not a directory; choose a new --out")
+            self.refuse_links("--out")
+        return made
+
+    def remove_created(self, made: list[Path], before: set[str]) -> None:
+        """After a failure before any trial: remove what this process made, nothing else — the
+        directories it `made` (the run directory whole, its new parents when left empty), else
+        the entries of the run directory that were not in `before`."""
+        import shutil
+
+        if self.path in made:
+            shutil.rmtree(self.path, ignore_errors=True)
+            _remove_empty([d for d in made if d != self.path])
+            return
+        for entry in self.path.iterdir():
+            if entry.name in before:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+    def entries(self) -> set[str]:
+        """The names in the run directory now (empty when it does not exist)."""
+        return {e.name for e in self.path.iterdir()} if self.path.is_dir() else set()
 
     def write_manifest(self, manifest: dict) -> None:
         write_json(self / MANIFEST, manifest)
@@ -160,7 +247,8 @@ class RunDir:
         for n in names:
             try:
                 if n in before:
-                    (self / n).write_bytes(before[n])
+                    data = before[n]
+                    atomic_write(self / n, lambda p, data=data: p.write_bytes(data))
                 else:
                     (self / n).unlink(missing_ok=True)
             except OSError:

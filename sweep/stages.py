@@ -32,11 +32,12 @@ import pandas as pd
 import yaml
 
 from . import __version__
-from .errors import ConfigError, DataError, RunInterrupted
+from .errors import ConfigError, DataError, RunInterrupted, printable
 from .grid import Configuration, expand, ladder, sizes_for
 from .metrics import Objective
 from .rundir import COMPLETE, DATA_REPORT, MANIFEST, QUARANTINE, SPEC, RunDir
 from .spec import DatasetSpec, SearchSpace, resolve_specs
+from .spec._load import read_yaml, validate
 
 
 @dataclass
@@ -88,17 +89,44 @@ def specs(space: str | Path | None, dataset: str | Path | None, *, smoke: bool =
 def specs_of_run(run: RunDir, manifest: dict, echo=print) -> Specs:
     """Stage 1 for `sweep resume`: the specs the run was started with (RUN/spec.yaml)."""
     spec_file = run / SPEC
-    if not spec_file.exists():
-        raise ConfigError(f"{spec_file}: missing, so the run's specs are unknown; run it again with "
-                          "`sweep run SPACE --out NEW_DIR`")
-    spec = yaml.safe_load(spec_file.read_text())
-    ds = DatasetSpec.model_validate(spec["dataset"])
-    sp = SearchSpace.model_validate(spec["search_space"])
+    spec, ds, sp = read_run_spec(run)
     # A run from before `pruning:` existed fitted every pair: it resumes the same way.
     exhaustive = bool(spec.get("exhaustive")) or "pruning" not in spec["search_space"]
     return _checked(Specs(Path(manifest.get("space_file", spec_file)), sp,
                           Path(manifest.get("dataset_file", spec_file)), ds, [], bool(spec.get("smoke")),
                           spec.get("repeats"), exhaustive), echo)
+
+
+def read_run_spec(run: RunDir) -> tuple[dict, DatasetSpec, SearchSpace]:
+    """RUN/spec.yaml through the same loader and validation as spec files given by hand (a
+    run directory is input like any other): (the file's mapping, dataset, search space)."""
+    spec_file = run / SPEC
+    if not spec_file.exists():
+        raise ConfigError(f"{spec_file}: missing, so the run's specs are unknown; run it again with "
+                          "`sweep run SPACE --out NEW_DIR`")
+    spec, node = read_yaml(spec_file)
+    if not isinstance(spec, dict) or not {"dataset", "search_space"} <= set(spec):
+        raise ConfigError(f"{spec_file}: damaged (no dataset and search_space mappings); restore it from a "
+                          "copy, or start the run again with `sweep run SPACE --out NEW_DIR`")
+    ds = validate(DatasetSpec, spec["dataset"], spec_file, _child(node, "dataset"), "dataset spec")
+    sp = validate(SearchSpace, spec["search_space"], spec_file, _child(node, "search_space"), "search space")
+    repeats = spec.get("repeats")
+    if repeats is not None and not (type(repeats) is int and 1 <= repeats <= 100):
+        raise ConfigError(f"{spec_file}: key 'repeats' has invalid value {printable(repr(repeats))[:80]}: a whole "
+                          "number from 1 to 100; restore the file from a copy")
+    for key in ("smoke", "exhaustive"):
+        if not isinstance(spec.get(key, False), bool):
+            raise ConfigError(f"{spec_file}: key {key!r} must be true or false, but got "
+                              f"{printable(repr(spec[key]))[:80]}; restore the file from a copy")
+    return spec, ds, sp
+
+
+def _child(node, key: str):
+    """The YAML node under `key` of a mapping node (for line:column in errors), or None."""
+    for k, v in getattr(node, "value", None) or []:
+        if getattr(k, "value", None) == key:
+            return v
+    return None
 
 
 def _checked(s: Specs, echo) -> Specs:
@@ -113,13 +141,15 @@ def _checked(s: Specs, echo) -> Specs:
 
 
 def check_estimators(sp: SearchSpace, space_path: Path) -> None:
-    """Every estimator imports and takes every hyperparameter named: before any work."""
-    from .models import check_encoding, check_params, resolve
+    """Every estimator is from an allowed module, imports, and takes every hyperparameter
+    named, and none names a path unless allowed: before any work."""
+    from .models import check_encoding, check_estimator, check_params, check_path_params
 
     for i, arch in enumerate(sp.architectures):
         where = f"{space_path}: architectures[{i}] ({arch.name})"
-        cls = resolve(arch.estimator, where)
+        cls = check_estimator(arch.estimator, sp.allow.modules, where)
         check_params(cls, {**arch.params, **arch.grid}, arch.estimator, where)
+        check_path_params(arch.params, arch.grid, sp.allow.path_params, where)
         check_encoding(arch.estimator, arch.encode, where)
 
 
@@ -127,13 +157,16 @@ def manifest_for(s: Specs, run: RunDir, *, argv: list[str] | None, address: str 
                  storage: str | None, previous: dict | None = None, action: str | None = None) -> dict:
     """The manifest a run starts with (status running); a resumed or extended run keeps its
     name, start and history, and gains one history entry."""
+    from .storage import redact
+
+    command = [redact(a) if "://" in a else a for a in (argv if argv is not None else sys.argv)]
     m = {
         "run_name": run.name, "status": "running", "started_at": datetime.now(timezone.utc).isoformat(),
-        "command": argv if argv is not None else sys.argv, "cwd": str(Path.cwd()),
+        "command": command, "cwd": str(Path.cwd()),
         "space_file": str(s.space_path.resolve()), "dataset_file": str(s.dataset_path.resolve()),
         "smoke": s.smoke, "repeats": s.repeats or s.space.repeats, "seeds": sorted({c.seed for c in s.configs}),
         "split_seed": s.dataset.split.seed, "metric": s.space.metric, "time_axis": s.space.time_axis,
-        "address": address or "local", "storage": storage, "versions": _versions(),
+        "address": address or "local", "storage": redact(storage), "versions": _versions(),
         "pruning": "none" if s.exhaustive else s.space.pruning.policy,
     }
     if previous is not None:
@@ -146,11 +179,18 @@ def manifest_for(s: Specs, run: RunDir, *, argv: list[str] | None, address: str 
 
 def write_specs(s: Specs, run: RunDir, manifest: dict) -> None:
     """RUN/spec.yaml (what `sweep resume` reads back) and the first manifest."""
-    run.write_text(SPEC, yaml.safe_dump(
+    run.write_text(SPEC, yaml.dump(
         {"dataset": s.dataset.model_dump(mode="json"), "search_space": s.space.model_dump(mode="json"),
          "smoke": s.smoke, "repeats": s.repeats or s.space.repeats, "exhaustive": s.exhaustive},
-        sort_keys=False))
+        Dumper=_NoAliases, sort_keys=False))
     run.write_manifest(manifest)
+
+
+class _NoAliases(yaml.SafeDumper):
+    """Writes a value seen twice out again (spec files may hold no aliases: sweep.spec)."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
 
 
 def _versions() -> dict:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sweep.data import feature_values
 from sweep.errors import ConfigError
-from sweep.models import build, check_encoding, default_encoding, fit, resolve
+from sweep.models import build, check_encoding, check_estimator, default_encoding, fit, resolve
 from sweep.spec import Column, load_dataset
 
 LAYOUT = [{"name": "colour", "kind": "categorical", "n_categories": 3, "impute": "most_frequent"},
@@ -135,7 +135,7 @@ def test_a_missing_boost_package_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "lightgbm", None)   # as if it were not installed
     with pytest.raises(ConfigError, match=r"needs the package 'lightgbm', which is not installed; "
                                           r"install this project's \[boost\] extra: pip install -e '\.\[boost\]'"):
-        resolve("lightgbm.LGBMClassifier", "space.yaml: architectures[0] (lgbm)")
+        check_estimator("lightgbm.LGBMClassifier", (), "space.yaml: architectures[0] (lgbm)")
 
 
 def test_native_encoding_is_refused_where_the_estimator_has_none():

@@ -32,7 +32,8 @@ CASES = {
                       r"architectures\[0\] \(lr\): estimator 'sklearn.linear_model.LogisticRegresion': module "
                       r"'sklearn.linear_model' has no 'LogisticRegresion'; did you mean"),
     "bad module": (_space(arch={"estimator": "sklearnx.linear.Foo"}),
-                   r"estimator 'sklearnx.linear.Foo' cannot be imported \(No module named 'sklearnx'\)"),
+                   r"estimator 'sklearnx.linear.Foo' is not from scikit-learn, LightGBM, XGBoost or "
+                   r"sweep.testing; a spec names code"),
     "bad hyperparameter": (_space(arch={"grid": {"Cs": [1.0]}}),
                            r"LogisticRegression takes no hyperparameter 'Cs'; did you mean 'C'\?"),
 }

@@ -229,12 +229,10 @@ def test_unreachable_address_fails_after_the_connect_timeout(tmp_path):
 def test_submitted_working_dir_keeps_secrets_out():
     from sweep import cluster as cl
 
-    env = cl.runtime_env(cl.project_root())
-    assert env["working_dir"] == str(REPO)
-    for pattern in ("*auth_token*", ".venv/", ".git/", "*.pem", ".env"):
-        assert pattern in env["excludes"]
+    env = cl.runtime_env(Path("/tmp/staged"), cl.project_root())
+    assert env["working_dir"] == "/tmp/staged" and "excludes" not in env  # the package is an allow-list
     assert "pip" not in env
-    deps = cl.runtime_env(cl.project_root(), with_pip=True)["pip"]["packages"]
+    deps = cl.runtime_env(Path("/tmp/staged"), cl.project_root(), with_pip=True)["pip"]["packages"]
     assert deps and not any(d.lower().startswith("ray") for d in deps)
     cmd = cl.entrypoint(str(REPO / SMOKE_SPACE), None, "s3://b/runs", REPO, smoke=True)
     assert cmd == "python -m sweep run search_spaces/default.yaml --address auto --storage s3://b/runs --smoke"
@@ -284,7 +282,9 @@ def test_runtime_env_yaml_matches_the_submit_defaults():
     env = yaml.safe_load((REPO / "cluster" / "runtime_env.yaml").read_text())
     from sweep import cluster as cl
 
-    assert set(cl.EXCLUDES) <= set(env["excludes"])
+    assert env["excludes"][:2] == ["/*", "!."]  # everything left out at the top level, then let back in:
+    assert {f"!/{n}" for n in cl.PACKAGE} <= set(env["excludes"])
+    assert set(cl.SECRETS) - {"__pycache__"} <= set(env["excludes"])
 
 
 def test_lost_worker_node_trials_retried_on_the_rest(tmp_path, digits_spec):

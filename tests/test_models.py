@@ -6,18 +6,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sweep.errors import ConfigError
-from sweep.models import build, check_params, nested_order, resolve
+from sweep.models import build, check_estimator, check_params, nested_order, resolve
 
 
 @pytest.mark.parametrize("path, expected", [
     ("sklearn.linear_model.LogisticRegresion",
      r"has no 'LogisticRegresion'; did you mean sklearn.linear_model.LogisticRegression\?"),
-    ("sklearn.nonexistent.Foo", r"cannot be imported \(No module named 'sklearn.nonexistent'\)"),
-    ("json.dumps", r"is not a scikit-learn-compatible estimator"),
+    ("sklearn.nonexistent.Foo", r"no module 'sklearn.nonexistent' is installed; check the import path"),
+    ("sklearn.preprocessing.FunctionTransformer", r"is not a scikit-learn estimator with fit and predict"),
+    ("sklearn.cluster.AgglomerativeClustering", r"is not a scikit-learn estimator with fit and predict"),
+    ("sklearn.utils.Bunch", r"is not a scikit-learn estimator with fit and predict"),
+    ("json.dumps", r"is not from scikit-learn, LightGBM, XGBoost or sweep.testing; .* add "
+                   r"`allow: \{modules: \[json\]\}`"),
 ])
-def test_resolve_errors(path, expected):
+def test_estimator_path_errors(path, expected):
     with pytest.raises(ConfigError, match=expected):
-        resolve(path)
+        check_estimator(path)
 
 
 def test_check_params_suggests():

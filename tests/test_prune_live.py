@@ -34,7 +34,8 @@ def _space(tmp: Path, digits_spec: Path, pruning: dict | None = None, log: Path 
     ] + ([] if trees_only else [
         {"name": "logreg", "estimator": "sklearn.linear_model.LogisticRegression", "scale": True,
          "params": {"max_iter": 200}, "grid": {"C": [0.001, 0.01, 1.0]}}])
-    space = {"name": "adaptive", "dataset": str(digits_spec), "sample_sizes": SIZES, "architectures": archs}
+    space = {"name": "adaptive", "dataset": str(digits_spec), "sample_sizes": SIZES, "architectures": archs,
+             "allow": {"path_params": ["log_path"]}}
     if pruning is not None:
         space["pruning"] = pruning
     p = tmp / "space.yaml"

@@ -30,7 +30,7 @@ KILLS = int(os.environ.get("SWEEP_KILL_ROUNDS", "10"))
 def _space(tmp: Path, digits_spec: Path, log: Path, extra: list | None = None,
            delays: list[float] = DELAYS) -> Path:
     space = {"name": "faults", "dataset": str(digits_spec), "sample_sizes": SIZES,
-             "pruning": {"policy": "none"}, "architectures": [
+             "pruning": {"policy": "none"}, "allow": {"path_params": ["log_path"]}, "architectures": [
         {"name": "slow", "estimator": "sweep.testing.SlowClassifier",
          "params": {"log_path": str(log)}, "grid": {"delay": delays}}] + (extra or [])}
     p = tmp / "space.yaml"
@@ -296,7 +296,7 @@ def test_sigint_stops_cleanly_then_resume_completes(tmp_path, digits_spec, press
 def test_time_limit_and_retries(tmp_path, digits_spec):
     marker = tmp_path / "flaky.marker"
     space = {"name": "limits", "dataset": str(digits_spec), "sample_sizes": [0.5, 1.0], "max_failures": 1,
-             "pruning": {"policy": "none"},
+             "pruning": {"policy": "none"}, "allow": {"path_params": ["marker_path"]},
              "architectures": [
                  {"name": "sleepy", "estimator": "sweep.testing.SlowClassifier", "time_limit_s": 1.5,
                   "params": {"delay": 4.0}},

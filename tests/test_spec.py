@@ -97,4 +97,4 @@ def test_an_error_stays_one_line_when_a_key_holds_a_newline(tmp_path):
                  '    grid: {"\\n": []}\n')
     with pytest.raises(ConfigError) as err:
         load_space(p)
-    assert "\n" not in str(err.value) and "grid.\\n is an empty list" in str(err.value)
+    assert "\n" not in str(err.value) and "'\\n' is not a hyperparameter name" in str(err.value)

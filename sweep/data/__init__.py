@@ -219,12 +219,20 @@ def summary_line(report: dict, seconds: float) -> str:
 
 def write_quarantine(prepared: Prepared, folder: Path) -> Path | None:
     """RUN/quarantine/rows.parquet: every rejected row with its source, file and reason."""
+    import os
+    import tempfile
+
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "rows.parquet"
-    tmp = folder / ".rows.parquet.tmp"
+    fd, name = tempfile.mkstemp(prefix=".rows.parquet.", suffix=".tmp", dir=folder)  # O_EXCL: no planted link
+    os.close(fd)
     q = prepared.quarantine.drop_columns([c for c in ("_hash", "_fhash") if c in prepared.quarantine.column_names])
-    pq.write_table(q, tmp)
-    tmp.replace(path)
+    try:
+        pq.write_table(q, name)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
     return path
 
 

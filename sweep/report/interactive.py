@@ -17,6 +17,13 @@ import pandas as pd
 COMPACT_ABOVE = 2000
 
 
+def script_json(obj) -> str:
+    """`obj` as JSON that is safe inside an HTML <script>: <, > and & as \\u escapes, so no
+    string in it can close the script, open a comment (`<!--`) or start a tag (json.dumps
+    already escapes every non-ASCII character, the line separators among them)."""
+    return json.dumps(obj).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def pareto_figure(points: pd.DataFrame, front: pd.DataFrame, metric: str, time: str, maximise: bool,
                   not_separable: set | None = None) -> dict:
     col = f"val_{metric}"
@@ -125,7 +132,7 @@ def _round(values, digits: int = 6) -> list:
 
 def embed(div_id: str, figure: dict) -> str:
     """A div and the script that draws `figure` into it (plotly.js must be inlined once)."""
-    payload = json.dumps(figure).replace("</", "<\\/")
+    payload = script_json(figure)
     return (f'<div id="{div_id}" class="figure"></div><script>(function(){{var fig={payload};'
             f'window.SWEEP_FIGURES=window.SWEEP_FIGURES||{{}};window.SWEEP_FIGURES["{div_id}"]=fig;'
             f'Plotly.newPlot("{div_id}",fig.data,fig.layout,{{responsive:true}});}})();</script>')

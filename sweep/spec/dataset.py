@@ -9,6 +9,7 @@ from typing import Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ._load import load_model
+from .names import check_name
 
 _RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -156,7 +157,7 @@ class Split(_Frozen):
     train: float = Field(0.6, gt=0, lt=1)
     validation: float = Field(0.2, gt=0, lt=1)
     test: float = Field(0.2, gt=0, lt=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="the split's seed (numpy and scikit-learn take < 2**32)")
 
     @model_validator(mode="after")
     def _sum(self) -> "Split":
@@ -181,7 +182,7 @@ class Drift(_Frozen):
 
 
 class DatasetSpec(_Frozen):
-    name: str
+    name: str = Field(description="letters, digits, _ . - (shown in reports and messages)")
     task: Literal["classification", "regression"] = "classification"
     bundled: Literal["digits", "drift_demo", "penguins"] | None = Field(
         default=None, description="write this bundled dataset's sources on first use")
@@ -194,6 +195,11 @@ class DatasetSpec(_Frozen):
     split: Split = Split()
     rules: Rules = Rules()
     drift: Drift = Drift()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v, "a dataset's name")
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetSpec":

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..errors import printable
 from ..metrics import CLASSIFICATION, MAXIMISE, REGRESSION
 from ._load import load_model
+from .names import MODULE_PATH, PARAM_NAME, check_name
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
+MAX_SEED = 2**32 - 1 - 1000   # scikit-learn takes seeds < 2**32; repeats add up to 100
+MAX_ROWS = 10**9              # a row count above this is a typo, not a sample size
 
 # Metric → True when larger is better (docs/design.md, metric directions).
 METRIC_MAXIMISE = MAXIMISE
@@ -29,6 +34,34 @@ class Resources(_Frozen):
     gpu: float = Field(0.0, ge=0)
 
 
+class Allow(_Frozen):
+    """What a space allows beyond the defaults (docs/specs.md, "Security model"): estimators
+    from `modules` besides scikit-learn, LightGBM, XGBoost and sweep.testing, and the
+    hyperparameters in `path_params`, which name files the estimator reads or writes."""
+
+    modules: list[str] = Field(default_factory=list, description="import paths of packages or modules "
+                               "whose estimators this space may name, e.g. mypackage.models")
+    path_params: list[str] = Field(default_factory=list, description="hyperparameters that may name "
+                                   "paths (e.g. memory), written outside the run directory")
+
+    @field_validator("modules")
+    @classmethod
+    def _modules(cls, v: list[str]) -> list[str]:
+        for m in v:
+            if not isinstance(m, str) or not MODULE_PATH.match(m):
+                raise ValueError(f"allow.modules holds {m!r}, which is not a module's import path; "
+                                 "write it like mypackage or mypackage.models")
+        return v
+
+    @field_validator("path_params")
+    @classmethod
+    def _params(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not isinstance(name, str) or not PARAM_NAME.match(name):
+                raise ValueError(f"allow.path_params holds {name!r}, which is not a hyperparameter name")
+        return v
+
+
 class Architecture(_Frozen):
     """One estimator (by import path) with fixed parameters and a grid to search."""
 
@@ -44,6 +77,20 @@ class Architecture(_Frozen):
     resources: Resources = Resources()
     time_limit_s: float | None = Field(None, gt=0, description="per configuration (all its rungs); "
                                        "overrides the space's time_limit_s")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v, "an architecture's name")
+
+    @field_validator("params", "grid")
+    @classmethod
+    def _param_names(cls, v: dict) -> dict:
+        for k in v:
+            if not isinstance(k, str) or not PARAM_NAME.match(k):
+                raise ValueError(f"{printable(repr(k))} is not a hyperparameter name (letters, digits "
+                                 "and _, not starting with a digit)")
+        return v
 
     @field_validator("estimator")
     @classmethod
@@ -89,20 +136,26 @@ class Pruning(_Frozen):
 
 
 class SearchSpace(_Frozen):
-    name: str
+    name: str = Field(description="names the run directory: letters, digits, _ . -")
     dataset: str | None = Field(None, description="default dataset spec, relative to this file")
     metric: Metric = "accuracy"
     time_axis: Literal["train_time_s", "train_cpu_s"] = "train_time_s"
     sample_sizes: list[Union[int, float]] = Field(
         min_length=1, description="ascending: fractions in (0, 1] of the training split, or row counts > 1")
     repeats: int = Field(1, ge=1, le=100)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     architectures: list[Architecture] = Field(min_length=1)
     smoke: Smoke | None = None
     max_failures: int = Field(1, ge=0, le=10, description="retries of a fit that raises")
     time_limit_s: float | None = Field(None, gt=0, description="seconds per configuration (all its "
                                        "rungs); past it the configuration is recorded as timed_out")
     pruning: Pruning = Pruning()
+    allow: Allow = Allow()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v, "a search space's name")
 
     @field_validator("sample_sizes")
     @classmethod
@@ -137,11 +190,13 @@ class SearchSpace(_Frozen):
 
 def check_ladder(v: list) -> list:
     for x in v:
-        if isinstance(x, bool) or x <= 0:
+        if isinstance(x, bool) or not math.isfinite(x) or x <= 0:
             raise ValueError(f"each sample size must be a fraction in (0, 1] or a row count > 1, but got {x!r}")
         if isinstance(x, float) and x > 1:
             raise ValueError(f"a fractional sample size must be <= 1, but got {x!r}; "
                              "write row counts as integers")
+        if x > MAX_ROWS:
+            raise ValueError(f"a row count must be at most {MAX_ROWS:,}, but got {x!r}")
     if list(v) != sorted(v, key=float) or len(set(map(float, v))) != len(v):
         raise ValueError(f"sample sizes must be strictly ascending, but got {list(v)}")
     return v
