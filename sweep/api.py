@@ -286,7 +286,9 @@ def rebuild_report(run_dir: str | Path) -> SweepResult:
     res = load(run_dir)
     m = res.manifest
     objective = Objective.of(m)
-    front = report.attach_scores(report.frontier_of(res.trials, objective), res.run_dir)
+    n_val = stages.validation_rows(res.data_report)
+    rows = report.intervals.load_rows(res.run_dir, objective.metric, n_val)
+    front = report.attach_scores(report.frontier_of(res.trials, objective, rows, n_val), res.run_dir)
     stopped = res.run_dir / STOPPED
     stops = pd.read_csv(stopped, dtype={"config_id": str}) if stopped.exists() else None
     summary = report.summary_lines(res.trials, front, stops, objective, m)
@@ -294,25 +296,31 @@ def rebuild_report(run_dir: str | Path) -> SweepResult:
     return SweepResult(res.run_dir, res.trials, front, m, res.data_report)
 
 
-def best_within_budget(result: SweepResult, seconds: float) -> dict:
-    """The best point whose (mean) training time is <= `seconds`: over means per
-    (group_id, rung) when configurations have several seeds, else over raw points."""
-    from . import pareto
-    from .report import grouped_points
 
+
+def best_within_budget(result: SweepResult, seconds: float) -> dict:
+    """The best frontier member whose (mean) training time is <= `seconds` (the frontier of
+    sweep.dominance: over means per (group_id, rung) when configurations have several seeds).
+    The best by the metric, then (exact ties) the faster: the same point a scan of all points
+    finds, since that point is always a member; `tied` counts the members within budget that
+    are tied with it within noise (`tied_with` naming it)."""
     objective = Objective.of(result.manifest)
     metric, time_axis, maximise = objective.column, objective.time_axis, objective.maximise
-    ok = result.trials[result.trials["status"] == "ok"]
-    if ok.empty:
+    front = result.frontier
+    if front.empty or (result.trials["status"] == "ok").sum() == 0:
         raise ConfigError(f"{result.run_dir}: no successful point to choose from")
     if not seconds > 0:
         raise ConfigError(f"--budget must be a positive number of seconds, but got {seconds}")
-    points = grouped_points(ok, metric, time_axis)
-    fastest = points[time_axis].min()
+    fastest = front[time_axis].min()
     if seconds < fastest:
         raise ConfigError(f"--budget {seconds:g} s is below the fastest point ({fastest:.4g} s of "
                           f"{time_axis}); give at least that")
-    row = pareto.best_within(points, seconds, metric, time_axis, maximise).to_dict()
+    within = front[front[time_axis] <= seconds]
+    sign = -1.0 if maximise else 1.0
+    best = within.assign(_m=sign * within[metric]).sort_values(["_m", time_axis], kind="stable").iloc[0]
+    row = best.drop(labels=["_m"]).to_dict()
+    key = f"{row['config_id']}@{int(row['rung'])}"
+    tied = int((within["tied_with"].fillna("") == key).sum()) if "tied_with" in within else 0
     row.update(config_ids=sorted(str(row["config_id"]).split(";")), n_train=int(row["n_train"]),
-               metric=metric, time_axis=time_axis, seconds=seconds)
+               metric=metric, time_axis=time_axis, seconds=seconds, tied=tied)
     return row

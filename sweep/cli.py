@@ -307,8 +307,9 @@ def _print_result(result) -> int:
 
     sp = result.manifest
     print()
-    print(f"Pareto frontier ({len(result.frontier)} points: validation {sp['metric']} against "
-          f"{sp['time_axis']}; * = knee; test scored for frontier points only)")
+    print(f"Pareto frontier ({len(result.frontier)} members: validation {sp['metric']} against "
+          f"{sp['time_axis']} ± 95% intervals; * = knee, ~ = tied within noise with a member above it; "
+          "test scored for frontier members only)")
     print(text_table(frontier_rows(result.frontier, sp["metric"], sp["time_axis"])))
     if len(result.failed):
         print(f"\n{result.failed['config_id'].nunique()} configuration(s) failed or timed out:")
@@ -410,10 +411,13 @@ def _cmd_report(args) -> int:
         b = api.best_within_budget(result, args.budget)
         half = b.get(b["metric"] + "_ci")  # 0 when the seeds agree: still said, as ± 0.0000
         ci = f" ± {half:.4f}" if half is not None and half == half else ""
+        t_half = b.get(b["time_axis"] + "_ci")
+        t_ci = f" ± {t_half:.4f}" if t_half else ""
+        ties = f"; {b['tied']} member(s) within budget tied with it (frontier.csv tied_with)" if b.get("tied") else ""
         print(f"\nbest within {b['seconds']:g} s of {b['time_axis']}: {b['architecture']} "
               f"{describe_params(b['params_json'])} at n_train={b['n_train']} "
               f"(config_id {', '.join(b['config_ids'])}): {b['metric']} {b[b['metric']]:.4f}{ci} "
-              f"in {b[b['time_axis']]:.4f} s")
+              f"in {b[b['time_axis']]:.4f} s{t_ci}{ties}")
     return 0
 
 

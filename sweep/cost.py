@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .grid import Configuration
+from .timing import expected_wall
 
 # Rough seconds per fit (with its scoring) on ~1,000 rows x 64 features and 10 classes (the
 # bundled digits), by estimator family, per unit of the parameter that drives its cost: only
@@ -197,6 +198,11 @@ class CostModel:
         return cls(by_id, models, ratio, max(spread, 0.5))
 
     def predict(self, config_id: str, n_train: int) -> float:
+        """Predicted wall of measuring `config_id` on n_train rows: one fit and its scoring,
+        as many times as the timing protocol takes at that time (sweep.timing.expected_wall)."""
+        return expected_wall(self.predict_fit(config_id, n_train))
+
+    def predict_fit(self, config_id: str, n_train: int) -> float:
         """Predicted seconds of one fit (and its scoring) of `config_id` on n_train rows."""
         c = self.configs[config_id]
         m = self.models.get(c.architecture)
@@ -205,8 +211,13 @@ class CostModel:
         return math.exp(m.predict_log(c.params, n_train))
 
     def table(self, configs: list[Configuration], rungs: list[int]) -> np.ndarray:
-        """Predicted seconds of every (configuration, rung): a [len(configs), len(rungs)] array
-        (one vectorised pass per architecture; what the live ETA recomputes)."""
+        """Predicted wall of measuring every (configuration, rung) (as `predict`): a
+        [len(configs), len(rungs)] array (one vectorised pass per architecture; what the live
+        ETA recomputes)."""
+        return expected_wall(self.fit_table(configs, rungs))
+
+    def fit_table(self, configs: list[Configuration], rungs: list[int]) -> np.ndarray:
+        """Predicted seconds of one fit (and its scoring) of every (configuration, rung)."""
         out = np.empty((len(configs), len(rungs)), dtype=float)
         groups: dict[str, list[int]] = {}
         for i, c in enumerate(configs):

@@ -71,7 +71,8 @@ def _pilot(todo: list[tuple[dict, list[int]]], data: dict, task: str) -> list[di
     import ray
 
     from . import models
-    from .trainable import _fit_one, run_rungs
+    from .pair import fit_one
+    from .trainable import run_rungs
 
     from threadpoolctl import threadpool_limits
 
@@ -79,7 +80,7 @@ def _pilot(todo: list[tuple[dict, list[int]]], data: dict, task: str) -> list[di
     order = models.nested_order(data["y_train"], cfg0["seed"])
     threads = max(1, int(cfg0.get("cpu", 1)))
     with threadpool_limits(limits=threads):  # as the trial's own fits are
-        _fit_one(cfg0, data, order[:rungs0[0]], task, threads)
+        fit_one(cfg0, data, order[:rungs0[0]], task, threads)
     sink = _Collect()
     node = ray.get_runtime_context().get_node_id()
     for cfg, rungs in todo:  # no time limit: its timer would end this task's process
@@ -173,4 +174,7 @@ def pilot(configs: list[Configuration], rungs: list[int], prepared, task: str, l
 
 
 def _secs(r: dict) -> float:
-    return float(r.get("train_time_s") or 0.0) + float(r.get("predict_time_s") or 0.0)
+    """A pilot's cost: the wall its measurement took (sweep.trainable.wall_of)."""
+    from .trainable import wall_of
+
+    return wall_of(r)

@@ -27,7 +27,9 @@ from .metrics import Objective
 from .rundir import LEDGER, TENSORBOARD
 
 TRIAL_COLUMNS = ["config_id", "group_id", "trial_id", "architecture", "estimator"]
-TAIL_COLUMNS = ["train_time_s", "train_cpu_s", "predict_time_s", "status", "node_id", "error", "finished_at_s"]
+TAIL_COLUMNS = ["train_time_s", "train_cpu_s", "predict_time_s", "train_time_spread", "timings", "measure_s",
+                "noise_cv", "status", "node_id", "error", "finished_at_s"]
+ROWS = "val_rows"  # a record's validation rows (sweep.uncertainty): in the ledger, not the table
 
 
 def expected_cost(cfg: Configuration) -> float:
@@ -36,11 +38,15 @@ def expected_cost(cfg: Configuration) -> float:
     return prior_cost(cfg)
 
 
-def configuration_dict(cfg: Configuration, impute: bool = False, features: list[dict] | None = None) -> dict:
+def configuration_dict(cfg: Configuration, impute: bool = False, features: list[dict] | None = None,
+                       metric: str | None = None) -> dict:
     """What a trial needs of a configuration; `impute` and `features` (the dataset's feature
     layout: categorical columns, imputation per column — dataset properties, not part of the
-    configuration's identity) shape the pipeline's preprocessing (sweep.models.build)."""
+    configuration's identity) shape the pipeline's preprocessing (sweep.models.build);
+    `metric`, the frontier's, gets its interval and rows in each record (sweep.pair)."""
     out = asdict(cfg) | {"searched": list(cfg.searched), "impute": impute}
+    if metric:
+        out["metric"] = metric
     if features and any(f["kind"] != "numeric" or f["impute"] not in (None, "median") for f in features):
         out["features"] = features
     return out
@@ -213,7 +219,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
             continue
         todo = [n for n in rungs if (cfg.config_id, n) not in latest]
         if todo:
-            d = configuration_dict(cfg, impute, features)
+            d = configuration_dict(cfg, impute, features, objective.metric)
             if cost_s is not None:
                 d["cost_s"] = cost_s[cfg.config_id]
                 cost = sum(cost_s[cfg.config_id][n] for n in todo)
@@ -446,7 +452,7 @@ def collect_results(run_dir: Path, configs: list[Configuration]) -> pd.DataFrame
             "params": rec.get("params", {}), "seed": rec.get("seed"), "rung": rung,
             "n_train": rec.get("n_train"),
         }
-        row.update({k: v for k, v in rec.items() if k.startswith("val_")})
+        row.update({k: v for k, v in rec.items() if k.startswith("val_") and k != ROWS})
         row.update({k: rec.get(k) for k in TAIL_COLUMNS})
         rows.append(row)
     return trials_frame(rows)

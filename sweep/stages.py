@@ -71,7 +71,7 @@ class Specs:
         from .runner import configuration_dict
 
         if not hasattr(self, "_layout"):
-            self._layout = (bool(self.dataset.imputed_features()), self.dataset.feature_layout())
+            self._layout = (bool(self.dataset.imputed_features()), self.dataset.feature_layout(), self.space.metric)
         return configuration_dict(c, *self._layout)
 
     @property
@@ -404,12 +404,33 @@ def results(s: Specs, d: Data, run: RunDir) -> Results:
     run.write_stops(stops)
     skipped = runner.collect_skipped(run.path)
     run.write_skipped(skipped)
-    front = report.frontier_of(table, s.objective)
+    n_val = validation_rows(d.report)
+    rows = report.intervals.load_rows(run.path, s.objective.metric, n_val)
+    front = report.frontier_of(table, s.objective, rows, n_val)
     cfg_dicts = {c.config_id: s.configuration_dict(c) for c in s.configs}
     X, y = d.prepared.X, d.prepared.y
     front = report.score_frontier(front, cfg_dicts, X["train"], y["train"], X["test"], y["test"],
                                   s.dataset.task, run.path, d.test_windows, d.drift and d.drift["windows"])
     return Results(table, stops, front, skipped)
+
+
+def timing_manifest(trials: pd.DataFrame) -> dict:
+    """How the run's times were measured (sweep.timing), and the trial processes' noise: the
+    median of their calibrations (each process timed a fixed small fit at its first pair)."""
+    from . import timing
+
+    noise = trials["noise_cv"].dropna() if "noise_cv" in trials else pd.Series(dtype=float)
+    return {"estimate": "median", "floor_s": timing.FLOOR_S, "target_s": timing.TARGET_S,
+            "max_timings": timing.MAX_TIMINGS, "noise_cv": round(float(noise.median()), 4) if len(noise) else None,
+            "timings": int(trials["timings"].sum()) if "timings" in trials else None}
+
+
+def validation_rows(data_report: dict) -> int | None:
+    """The validation split's size (what a record's validation rows are decoded with)."""
+    try:
+        return int(data_report["splits"]["validation"]["rows"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def report(s: Specs, d: Data, r: Results, run: RunDir, manifest: dict, *, storage: str | None = None,
@@ -430,6 +451,7 @@ def report(s: Specs, d: Data, r: Results, run: RunDir, manifest: dict, *, storag
 
         saved = compute_saved(r.trials, r.stops, d.rungs, s.space.time_axis)
         manifest["stopped"] = {"configurations": len(r.stops), **{k: round(v, 3) for k, v in saved.items()}}
+    manifest["timing"] = timing_manifest(r.trials)
     summary = report_stage.summary_lines(r.trials, r.frontier, r.stops, s.objective, manifest)
     report_stage.write_report(run.path, r.trials, r.frontier, s.objective, d.report, manifest, summary)
     tensorboard_summary(run, r.frontier, s.objective)

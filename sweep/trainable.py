@@ -1,8 +1,9 @@
 """The Tune function: one configuration, its rungs ascending on nested subsamples.
 
 For each rung: take the first n rows of one seeded, stratified order of the training
-split (so each rung's sample contains the previous one), fit (timed: wall and CPU of
-`fit` alone, BLAS/OpenMP threads pinned to the trial's CPU share), score on validation,
+split (so each rung's sample contains the previous one), fit (timed by the protocol of
+sweep.timing through sweep.pair: wall and CPU of `fit` alone, BLAS/OpenMP threads pinned
+to the trial's CPU share), score on validation,
 append the record to the ledger (written before anything else; fsynced in groups),
 write TensorBoard scalars, then count it in the trial's next batch of progress for Tune.
 Rungs already in the ledger are skipped.
@@ -12,13 +13,11 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
-import warnings
-from typing import Any
 
 import numpy as np
 
 from . import ledger, metrics, models
+from .pair import fit_one
 
 
 def scalar_tags(task: str) -> list[str]:
@@ -27,6 +26,14 @@ def scalar_tags(task: str) -> list[str]:
 
 
 REPORT_EVERY_S = 0.5
+
+
+def wall_of(rec: dict) -> float:
+    """The seconds a pair's measurement took (every timing and its predictions: `measure_s`;
+    before the timing protocol, its one fit and prediction)."""
+    if rec.get("measure_s") is not None:
+        return float(rec["measure_s"])
+    return float(rec.get("train_time_s") or 0.0) + float(rec.get("predict_time_s") or 0.0)
 
 
 class Budget:
@@ -54,7 +61,7 @@ class Budget:
         predicted = cfg.get("cost_s", {}).get(int(rec["n_train"]))
         if predicted and rec["status"] == "ok":
             self.predicted += float(predicted)
-            self.actual += float(rec.get("train_time_s") or 0.0) + float(rec.get("predict_time_s") or 0.0)
+            self.actual += wall_of(rec)
 
 
 class Reporter:
@@ -81,7 +88,7 @@ class Reporter:
         b["failed"] += rec["status"] != "ok"
         b["stopped"] += bool(stopped)
         if rec["status"] == "ok":
-            self.fits.append([rec["config_id"], int(rec["n_train"]),
+            self.fits.append([rec["config_id"], int(rec["n_train"]),  # one fit and its scoring: the cost model's unit
                               float(rec.get("train_time_s") or 0.0) + float(rec.get("predict_time_s") or 0.0)])
         v = rec.get(self.column) if self.column else None
         if isinstance(v, (int, float)) and v == v and (
@@ -169,7 +176,8 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
             out.append(rec)
             if rec["status"] == "ok":
                 later = [k for k in rungs if k > n]
-                sink.rung(n, {k: rec[k] for k in tags}, later[0] if later else None)
+                shown = {k: rec[k] for k in tags} | {k: rec[k] for k in _intervals(cfg) if rec.get(k) is not None}
+                sink.rung(n, shown, later[0] if later else None)
             if reporter is not None:
                 reporter.rung(rec, stopped)
             if rec["status"] != "ok" or stopped:
@@ -180,6 +188,11 @@ def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: s
     if reporter is not None:
         reporter.config_done(cfg["config_id"])
     return out
+
+
+def _intervals(cfg: dict) -> tuple[str, ...]:
+    """The 95% half-widths written to TensorBoard beside the scalars (sweep.pair records them)."""
+    return ("train_time_s_ci",) + ((f"val_{cfg['metric']}_ci",) if cfg.get("metric") else ())
 
 
 class _TimeLimit:
@@ -226,34 +239,10 @@ def _fit_with_retries(cfg: dict, data: dict, idx: np.ndarray, task: str, threads
     """A fit that raises is tried again, up to the space's max_failures times."""
     tries = 1 + max(0, int(cfg.get("max_failures", 1)))
     for attempt in range(1, tries + 1):
-        rec = _fit_one(cfg, data, idx, task, threads)
+        rec = fit_one(cfg, data, idx, task, threads)
         rec["attempts"] = attempt
         if rec["status"] == "ok":
             break
-    return rec
-
-
-def _fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int) -> dict[str, Any]:
-    rec: dict[str, Any] = ledger.pair_record(cfg, len(idx), "ok")
-    X, y = data["X_train"][idx], data["y_train"][idx]
-    try:
-        est = models.build_for(cfg, threads)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            c0, t0 = time.process_time(), time.perf_counter()
-            models.fit(est, X, y)
-            t1, c1 = time.perf_counter(), time.process_time()
-            pred = est.predict(data["X_val"])
-            proba, classes = models.probabilities(est, data["X_val"]) if task == "classification" else (None, None)
-            t2 = time.perf_counter()  # predict_time_s: the validation predictions the metrics need
-        rec.update(train_time_s=t1 - t0, train_cpu_s=c1 - c0, predict_time_s=t2 - t1)
-        rec.update({f"val_{k}": v for k, v in metrics.score(task, data["y_val"], pred, proba, classes).items()})
-    except Exception as exc:  # the estimator failed: record it, never crash the sweep
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = f"{tb[-1].filename}:{tb[-1].lineno}" if tb else ""
-        rec.update(status="failed", error=f"{type(exc).__name__}: {exc} ({where})"[:2000])
-    rec["finished_at_s"] = time.time()
-    rec["pid"] = os.getpid()
     return rec
 
 

@@ -47,7 +47,7 @@ def test_the_model_learns_a_power_law_in_n_and_in_a_cost_driving_parameter():
     observed = [_rec(c, 100) for c in forests] + [_rec(forests[0], 250), _rec(forests[-1], 250)]
     model = CostModel.fit(forests, observed)
     for c in forests:
-        assert model.predict(c.config_id, 1000) == pytest.approx(_truth(c, 1000), rel=0.25), c.params
+        assert model.predict_fit(c.config_id, 1000) == pytest.approx(_truth(c, 1000), rel=0.25), c.params
 
 
 def test_an_architecture_never_observed_is_predicted_from_the_prior_scaled_by_the_rest():
@@ -56,7 +56,7 @@ def test_an_architecture_never_observed_is_predicted_from_the_prior_scaled_by_th
     observed = [{**_rec(c, 100), "train_time_s": 3 * prior_cost(c, 100)} for c in forests]
     model = CostModel.fit(forests + trees, observed)
     assert model.seen("tree") == 0
-    assert model.predict(trees[0].config_id, 100) == pytest.approx(3 * prior_cost(trees[0], 100))
+    assert model.predict_fit(trees[0].config_id, 100) == pytest.approx(3 * prior_cost(trees[0], 100))
     assert model.sigma(trees[0].config_id) >= model.sigma(forests[0].config_id)
 
 
@@ -162,5 +162,19 @@ def test_the_prior_slope_is_what_two_sizes_showed():
     model = CostModel.fit(forests + trees, [flat(forests[0], 16), flat(forests[0], 64), flat(forests[1], 16),
                                             flat(trees[0], 16)])
     for c in (forests[1], trees[1]):
-        assert model.predict(c.config_id, 256) == pytest.approx(0.01, rel=0.35)  # not 16x: flat
+        assert model.predict_fit(c.config_id, 256) == pytest.approx(0.01, rel=0.35)  # not 16x: flat
 
+
+
+def test_predictions_are_the_wall_of_the_timing_protocol():
+    """A pair's predicted cost is what measuring it takes: a short fit is timed several times
+    (sweep.timing), so its wall is the protocol's timings times the fit, a long one is the fit."""
+    from sweep import timing
+
+    for s in (0.001, 0.004, 0.03, 0.099, 0.1, 2.0):
+        k = 0
+        timings: list[float] = []
+        while timing.more_timings(timings):
+            timings.append(s)
+            k += 1
+        assert timing.expected_wall(s) == pytest.approx(k * s), s

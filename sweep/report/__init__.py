@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import pareto
+from .. import dominance, pareto
 from ..metrics import Objective
 from ..rundir import SKIPPED, STOPPED
 from ..rundir import atomic_write as _atomic
 from ..drift import DRIFT_FILE
 from . import drift as drift_report
 from . import html as html_report
+from . import intervals
 from .evaluate import attach_scores, score_frontier, slices_of, times_scored
 from .interactive import curves_figures, embed, hypervolume_figure, pareto_figure, plotly_js
 from .plots import learning_curves_png, pareto_png
@@ -21,24 +22,31 @@ from .summary import stops_lines, summary_lines
 from .tables import frontier_rows, markdown_table, text_table
 
 
-def frontier_of(trials: pd.DataFrame, objective: Objective) -> pd.DataFrame:
-    """The frontier with is_knee.
+def frontier_of(trials: pd.DataFrame, objective: Objective, rows: dict | None = None,
+                n_val: int | None = None) -> pd.DataFrame:
+    """The frontier's members (sweep.dominance: dominance beyond noise, tie groups, the knee).
 
     One seed per configuration: over every successful (config_id, rung) point. Several
-    seeds (repeats): over the means per (group_id, rung), each point carrying the 95%
-    half-widths `<axis>_ci`, `n_seeds` and its seeds' ids in `config_id` (";"-joined).
+    seeds (repeats): over the means per (group_id, rung), each point carrying `n_seeds` and
+    its seeds' ids in `config_id` (";"-joined). Every point carries its 95% half-widths
+    `<axis>_ci` (sweep.report.intervals); `rows` ({(config_id, rung): validation rows},
+    intervals.load_rows) make metric comparisons paired; `n_val` is the validation split's
+    size (Wilson's interval for an accuracy recorded without one).
     """
     ok = trials[trials["status"] == "ok"] if not trials.empty else trials
     col, time_axis = objective.column, objective.time_axis
-    points = grouped_points(ok, col, time_axis)
-    return pareto.frontier(points, col, time_axis, objective.maximise)
+    points = grouped_points(ok, col, time_axis, n_val)
+    paired = intervals.paired_test(points, objective.metric, rows or {})
+    return dominance.robust_frontier(points, col, time_axis, objective.maximise, paired)
 
 
-def grouped_points(ok: pd.DataFrame, col: str, time_axis: str) -> pd.DataFrame:
-    """Raw points with one seed; with repeats, means and intervals per (group_id, rung)."""
+def grouped_points(ok: pd.DataFrame, col: str, time_axis: str, n_val: int | None = None) -> pd.DataFrame:
+    """Raw points with one seed; with repeats, means per (group_id, rung); both with their
+    95% half-widths on both axes."""
+    ok = intervals.add_metric_ci(intervals.add_time_ci(ok, time_axis), col, n_val)
     if ok.empty or ok.groupby(["group_id", "rung"]).size().max() <= 1:
         return ok
-    agg = pareto.aggregate(ok, col, time_axis)
+    agg = intervals.group_cis(ok, pareto.aggregate(ok, col, time_axis), col, time_axis)
     info = ok.sort_values("seed").groupby(["group_id", "rung"], sort=True).agg(
         config_id=("config_id", lambda s: ";".join(s)), architecture=("architecture", "first"),
         estimator=("estimator", "first"), params_json=("params_json", "first"),
@@ -54,7 +62,7 @@ def separability(trials: pd.DataFrame, front: pd.DataFrame, metric: str, time_ax
     points = grouped_points(ok, col, time_axis).copy()
     keys = set(zip(front["config_id"], front["rung"]))
     points["on_frontier"] = [(c, r) in keys for c, r in zip(points["config_id"], points["rung"])]
-    if f"{col}_ci" in points and not front.empty:
+    if "n_seeds" in points and not front.empty:  # with repeats (one seed: sweep.dominance's ties say it)
         points["not_separable"] = pareto.not_separable(front, points, col, time_axis, maximise) & ~points["on_frontier"]
     else:
         points["not_separable"] = False

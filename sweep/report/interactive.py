@@ -29,6 +29,8 @@ def pareto_figure(points: pd.DataFrame, front: pd.DataFrame, metric: str, time: 
     col = f"val_{metric}"
     front_keys = _keys(front)
     knee_keys = _keys(front[front["is_knee"]]) if "is_knee" in front else set()
+    tied_keys = _keys(front[front["tied_with"].fillna("") != ""]) if "tied_with" in front else set()
+    bars = _bars(front, col, time)
     not_separable = not_separable or set()
     traces = []
     compact = len(points) > COMPACT_ABOVE
@@ -52,6 +54,9 @@ def pareto_figure(points: pd.DataFrame, front: pd.DataFrame, metric: str, time: 
         front_flags = [bool(on_front[i]) for i in sel]
         if not len(g):
             continue
+        tied = [k in tied_keys for k in keys]
+        ex = [bars.get(k, (0.0, 0.0))[1] for k in keys]
+        ey = [bars.get(k, (0.0, 0.0))[0] for k in keys]
         traces.append({
             "type": "scatter", "mode": "markers", "name": str(arch),
             "x": g[time].tolist(), "y": g[col].tolist(),
@@ -59,19 +64,34 @@ def pareto_figure(points: pd.DataFrame, front: pd.DataFrame, metric: str, time: 
             "text": [f"{arch} {c} n_train={int(n)}<br>{p}" for (c, _), n, p in
                      zip(keys, g["n_train"], g.get("params_json", pd.Series([""] * len(g))))],
             "hovertemplate": "%{text}<br>" + col + "=%{y:.4f}<br>" + time + "=%{x:.4g}s<extra></extra>",
+            "error_x": {"type": "data", "array": _round(ex), "visible": True, "thickness": 1, "width": 2},
+            "error_y": {"type": "data", "array": _round(ey), "visible": True, "thickness": 1, "width": 2},
             "marker": {"size": [16 if k else 9 for k in knee],
-                       "symbol": ["star" if k else "circle" for k in knee],
+                       "symbol": ["star" if k else ("diamond" if t else "circle") for k, t in zip(knee, tied)],
                        "opacity": [0.35 if s else 0.85 for s in shaded],
                        "line": {"width": [2 if f else 0 for f in front_flags], "color": "black"}},
         })
-    f = front.sort_values(time)
+    f = front[front["on_estimate_frontier"]] if "on_estimate_frontier" in front else front
+    f = f.sort_values(time)
     traces.append({"type": "scatter", "mode": "lines", "name": "frontier", "line": {"shape": "hv", "color": "black"},
                    "x": f[time].tolist(), "y": f[col].tolist(), "hoverinfo": "skip"})
-    layout = {"title": {"text": "Pareto frontier (star: knee; outlined: frontier; faded: not separable)"},
+    layout = {"title": {"text": "Pareto frontier (star: knee; outlined: frontier members, diamond: tied within "
+                            "noise; bars: 95% intervals; faded: not separable)"},
               "xaxis": {"type": "log", "title": {"text": f"{time} (log)"}},
               "yaxis": {"title": {"text": f"validation {metric} ({'higher' if maximise else 'lower'} is better)"}},
               "height": 560, "legend": {"orientation": "h", "y": -0.22}}
     return {"data": traces, "layout": layout}
+
+
+def _bars(front: pd.DataFrame, col: str, time: str) -> dict:
+    """{(config_id, rung): (metric half-width, time half-width)} of the frontier's members."""
+    mc = front[f"{col}_ci"] if f"{col}_ci" in front else pd.Series(0.0, index=front.index)
+    tc = front[f"{time}_ci"] if f"{time}_ci" in front else pd.Series(0.0, index=front.index)
+    out = {}
+    for cs, r, a, b in zip(front["config_id"].astype(str), front["rung"], mc.fillna(0.0), tc.fillna(0.0)):
+        for cid in cs.split(";"):
+            out[(cid, int(r))] = (float(a), float(b))
+    return out
 
 
 def _keys(front: pd.DataFrame) -> set:

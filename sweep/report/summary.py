@@ -16,7 +16,7 @@ def summary_lines(trials: pd.DataFrame, front: pd.DataFrame, stops: pd.DataFrame
     n_failed = int((trials["status"] != "ok").sum()) if not trials.empty else 0
     out = [f"{trials['config_id'].nunique()} configurations, {len(trials)} (config_id, rung) points, "
            f"{n_failed} failed or timed out",
-           f"frontier: {len(front)} points of validation {metric} against {time_axis}",
+           _frontier_line(front, metric, time_axis, manifest),
            f"test split scored for {manifest.get('test_split_scored', 0)} frontier point(s), once each"]
     knee = front[front["is_knee"]] if "is_knee" in front else front.iloc[0:0]
     if len(knee):
@@ -29,6 +29,21 @@ def summary_lines(trials: pd.DataFrame, front: pd.DataFrame, stops: pd.DataFrame
         out.append(f"{manifest['skipped_budget']} (config_id, rung) pair(s) not started within the time "
                    f"budget of {manifest.get('time_budget_s', 0):g} s (skipped.csv; `sweep resume` fits them)")
     return out
+
+
+def _frontier_line(front: pd.DataFrame, metric: str, time_axis: str, manifest: dict) -> str:
+    """The frontier's size, its ties, and how times were measured (the timing protocol)."""
+    line = f"frontier: {len(front)} members of validation {metric} against {time_axis}"
+    if "tied_with" in front:
+        tied = int((front["tied_with"].fillna("") != "").sum())
+        est = int(front["on_estimate_frontier"].sum()) if "on_estimate_frontier" in front else len(front)
+        line += (f" ({est} on the point estimates' frontier; {tied} tied within noise with another member, "
+                 "kept: this run cannot order them)")
+    t = manifest.get("timing")
+    if t:
+        line += (f"; a fit under {t['floor_s']:g} s was timed up to {t['max_timings']} times (the median kept); "
+                 f"the trial processes' noise on a fixed small fit: {100 * (t.get('noise_cv') or 0):.0f}% (median)")
+    return line
 
 
 def stops_lines(trials: pd.DataFrame, stops: pd.DataFrame, rungs: list[int], time_axis: str) -> list[str]:

@@ -13,10 +13,13 @@ def describe_params(params_json: str) -> str:
 
 
 def frontier_rows(front: pd.DataFrame, metric: str, time: str) -> list[dict]:
+    """One row per frontier member: `*` marks the knee, `~` a member tied (within noise on both
+    axes) with its group's representative; both axes with their 95% half-widths."""
     rows = []
     for _, r in front.iterrows():
+        tied = r.get("tied_with")
         row = {
-            "knee": "*" if r.get("is_knee") else "",
+            "knee": "*" if r.get("is_knee") else ("~" if isinstance(tied, str) and tied else ""),
             "config_id": _ids(r["config_id"]),
             "architecture": r["architecture"],
             "parameters": describe_params(r.get("params_json", "{}")),
