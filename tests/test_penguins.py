@@ -130,4 +130,7 @@ def test_regression_with_a_minimised_metric(tmp_path):
     brute = {(a[0], int(a[1])) for a in rows
              if not any(b[2] <= a[2] and b[3] <= a[3] and (b[2] < a[2] or b[3] < a[3]) for b in rows)}
     front = pd.read_csv(out / "frontier.csv", dtype={"config_id": str})
-    assert set(zip(front["config_id"], front["rung"].astype(int))) == brute   # lower rmse is better
+    estimate = front[front["on_estimate_frontier"].astype(bool)]
+    assert set(zip(estimate["config_id"], estimate["rung"].astype(int))) == brute   # lower rmse is better
+    # members off the point estimates' frontier are there only because noise cannot order them
+    assert brute <= set(zip(front["config_id"], front["rung"].astype(int)))
