@@ -2,13 +2,13 @@
 the timing protocol (sweep.timing), score every metric, and give the frontier's metric its
 interval and its rows for paired comparisons (sweep.uncertainty).
 
-The record's `train_time_s`, `train_cpu_s` and `predict_time_s` are medians over the
+The record's `train_time_s`, `train_cpu_s` and `predict_time_s` are the fastest of the
 protocol's timings (a fit of FLOOR_S or more: its one timing); `train_time_spread` is the
 timings' robust relative spread (NaN with fewer than three), `timings` how many were
-summarised, `train_time_min_s` the fastest timing (kept in the ledger: benchmarks/stability.py
-compares the median with it), `measure_s` the wall the whole measurement took (what the
-budget, the plan and the ETA pay for); `noise_cv` the trial process's measured noise (sweep.timing.calibrate), the
-spread given to a fit timed once; `train_time_s_ci` the time's 95% half-width
+summarised, `train_time_median_s` their median (kept in the ledger: benchmarks/stability.py
+compares it with the fastest), `measure_s` the wall the whole measurement took (what the
+budget, the plan and the ETA pay for); `noise_cv` the trial process's measured noise (sweep.timing.moment_noise: one
+timing's noise from moment to moment), the floor under a pair's spread; `train_time_s_ci` the time's 95% half-width
 (sweep.timing.half_width). With `metric` in the configuration dict: `val_<metric>_ci`
 (the 95% half-width) and `val_rows` (each validation row's contribution, encoded).
 """
@@ -26,14 +26,18 @@ import numpy as np
 from . import ledger, metrics, models, timing, uncertainty
 
 _NOISE: dict | None = None   # this process's calibration (sweep.timing.calibrate), measured once
+_REFERENCES: list[float] = []  # the fixed workload timed once before each pair this process measured
 
 
 def process_noise() -> dict:
-    """The trial process's noise, measured at its first pair (a fixed workload, ~20 ms)."""
+    """The trial process's noise: the fixed workload timed in a row at its first pair (~30 ms),
+    then once more before each pair; `noise_cv` is one timing's noise from moment to moment
+    (sweep.timing.moment_noise)."""
     global _NOISE
     if _NOISE is None:
         _NOISE = timing.calibrate()
-    return _NOISE
+    _REFERENCES.append(timing.reference_fit())
+    return {**_NOISE, "noise_cv": round(timing.moment_noise(_REFERENCES[-200:], _NOISE["noise_cv"]), 4)}
 
 
 def fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int,
@@ -63,7 +67,7 @@ def fit_one(cfg: dict, data: dict, idx: np.ndarray, task: str, threads: int,
         rec.update(train_time_s=fit_t.seconds, train_cpu_s=timing.summarise([r[1] for r in runs]).seconds,
                    predict_time_s=timing.summarise([r[2] for r in runs]).seconds,
                    train_time_spread=fit_t.spread, timings=fit_t.n, measure_s=spent,
-                   train_time_min_s=min(r[0] for r in runs), noise_cv=noise["noise_cv"],
+                   train_time_median_s=fit_t.median, noise_cv=noise["noise_cv"],
                    train_time_s_ci=timing.half_width(fit_t.seconds, fit_t.spread, fit_t.n, noise["noise_cv"]))
         scores = metrics.score(task, data["y_val"], last["pred"], last["proba"], last["classes"])
         rec.update({f"val_{k}": v for k, v in scores.items()})

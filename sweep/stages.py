@@ -420,8 +420,8 @@ def timing_manifest(trials: pd.DataFrame) -> dict:
     from . import timing
 
     noise = trials["noise_cv"].dropna() if "noise_cv" in trials else pd.Series(dtype=float)
-    return {"estimate": "median", "floor_s": timing.FLOOR_S, "target_s": timing.TARGET_S,
-            "max_timings": timing.MAX_TIMINGS, "noise_cv": round(float(noise.median()), 4) if len(noise) else None,
+    return {"estimate": "fastest", "floor_s": timing.FLOOR_S, "target_s": timing.TARGET_S,
+            "max_timings": timing.MAX_TIMINGS, "timing_noise": timing.TIMING_NOISE, "noise_cv": round(float(noise.median()), 4) if len(noise) else None,
             "timings": int(trials["timings"].sum()) if "timings" in trials else None}
 
 

@@ -48,6 +48,16 @@ def test_pruning_smoke():
     assert out["live_fits_adaptive"] <= out["live_fits_exhaustive"]
 
 
+def test_stability_smoke():
+    out = _run("stability.py", "--smoke")
+    for key in ("frontier_jaccard", "knee_same", "time_rel_change_median", "time_rel_change_p90",
+                "frontier_size_ratio", "extra_compute_ratio"):
+        assert key in out, key
+    r = out["runs"]["default_r1"]
+    assert r["accuracy_identical"] is True and r["pairs"] > 0 and 0 <= out["frontier_jaccard"] <= 1
+    assert out["frontier_size_ratio"] >= 1 and r["members"][0] >= 1
+
+
 def test_scale_smoke():
     out = _run("scale.py", "--smoke", "--cores", "2")
     row = out["sizes"][0]

@@ -148,6 +148,40 @@ def test_report_rebuild(smoke_run):
     assert Path(out / "report.html").stat().st_size > 10_000
 
 
+NEW_COLUMNS = ["train_time_spread", "timings", "measure_s", "noise_cv", "val_accuracy_ci"]
+NEW_RECORD_KEYS = NEW_COLUMNS + ["train_time_median_s", "train_time_s_ci", "val_rows"]
+
+
+def test_a_run_from_before_the_timing_protocol_loads_and_rebuilds(smoke_run, tmp_path):
+    """A run directory written before the timing protocol (no timings, spreads, intervals or
+    validation rows in its ledger and tables, no `timing` in its manifest) loads, and its
+    report rebuilds: times without an interval, accuracies with Wilson's."""
+    import shutil
+
+    out, _ = smoke_run
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    lines = [json.loads(x) for x in (old / "ledger.jsonl").read_text().splitlines()]
+    (old / "ledger.jsonl").write_text("".join(json.dumps({k: v for k, v in r.items() if k not in NEW_RECORD_KEYS})
+                                              + "\n" for r in lines))
+    for name in ("trials.parquet", "trials.csv"):
+        t = pd.read_parquet(old / "trials.parquet").drop(columns=NEW_COLUMNS, errors="ignore")
+        t.to_parquet(old / name) if name.endswith("parquet") else t.to_csv(old / name, index=False)
+    m = json.loads((old / "manifest.json").read_text())
+    m.pop("timing", None)
+    (old / "manifest.json").write_text(json.dumps(m))
+    front = pd.read_csv(old / "frontier.csv")
+    front[[c for c in front.columns if not c.endswith("_ci") and c not in
+           ("tied_with", "tie_group", "on_estimate_frontier")]].to_csv(old / "frontier.csv", index=False)
+    assert "timings" not in sweep.load(old).trials
+    res = sweep.api.rebuild_report(old)
+    f = res.frontier
+    assert (f["train_time_s_ci"] == 0).all() and (f["val_accuracy_ci"] > 0).all()
+    assert f["on_estimate_frontier"].all()   # no time interval: only exact ties can keep a dominated point
+    assert brute_frontier(res.trials) <= set(zip(f["config_id"], f["rung"].astype(int)))
+    assert (old / "report.html").stat().st_size > 10_000
+
+
 def test_report_budget_query_matches_a_scan(smoke_run):
     out, _ = smoke_run
     trials = pd.read_parquet(out / "trials.parquet")
@@ -191,11 +225,12 @@ def test_repeats_give_intervals_knee_and_budget(tmp_path, ray_session, digits_sp
     assert "*" in proc.stdout                      # the knee is marked in the printed frontier
 
 
-def test_default_sweep_with_repeats_and_budget_one_second(tmp_path, digits_spec):
-    """The reporter's acceptance check on the default grid: `--repeats 2`, then `--budget 1`."""
-    out = tmp_path / "default"
-    proc = run_cli("run", "--repeats", "2", "--exhaustive", "--dataset", str(digits_spec), "--out", str(out),
-                   timeout=900)
+def test_sweep_with_repeats_and_budget_one_second(tmp_path, digits_spec):
+    """The reporter's acceptance check, `--repeats 2` then `--budget 1`, on the smoke grid (the
+    default grid's 336 fits checked nothing more)."""
+    out = tmp_path / "repeats"
+    proc = run_cli("run", "--smoke", "--repeats", "2", "--exhaustive", "--dataset", str(digits_spec),
+                   "--out", str(out), timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = proc.stdout.split("Pareto frontier", 1)[1]
     assert "\n*" in table and " ± " in table                # the knee is printed; points carry intervals

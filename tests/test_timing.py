@@ -1,5 +1,6 @@
 """The timing protocol (sweep.timing) as pure functions, on a simulated clock: a fit is repeated
-only below the floor, within its budget, and summarised by the median (the warm-up left out)."""
+only below the floor, within its budget, and summarised by its fastest timing, with the median
+and spread of the timings (the warm-up left out)."""
 
 from __future__ import annotations
 
@@ -40,17 +41,31 @@ def test_repeats_only_below_the_floor_and_never_past_the_budget(first, later, fl
 
 @settings(max_examples=300, deadline=None)
 @given(ts=st.lists(durations, min_size=1, max_size=30))
-def test_the_summary_is_the_median_without_the_warm_up(ts):
+def test_the_summary_is_the_fastest_timing_and_the_median_without_the_warm_up(ts):
     t = timing.summarise(ts)
     kept = ts[1:] if len(ts) > timing.WARMUP_AFTER else ts
     assert t.n == len(kept)
-    assert t.seconds == pytest.approx(float(np.median(kept)))
+    assert t.seconds == min(ts)
+    assert t.median == pytest.approx(float(np.median(kept)))
     assert t.total_s == pytest.approx(sum(ts))
     if len(kept) >= 3 and t.seconds > 0:
         mad = float(np.median(np.abs(np.asarray(kept) - np.median(kept))))
         assert t.spread == pytest.approx(1.4826 * mad / float(np.median(kept)))
     else:
         assert t.spread != t.spread
+
+
+@settings(max_examples=200, deadline=None)
+@given(fits=st.lists(durations, min_size=1, max_size=30), extra=st.floats(0, 0.05))
+def test_the_budget_counts_each_calls_wall_not_only_the_fit(fits, extra):
+    p = timing.Protocol()
+    ts, walls = [], []
+    while timing.more_timings(ts, p, walls):
+        f = fits[len(ts) % len(fits)]
+        ts.append(f)
+        walls.append(f + extra)   # the predictions the call times after the fit
+    for k in range(2, len(ts) + 1):
+        assert sum(walls[:k - 1]) + max(walls[:k - 1]) <= p.target_s
 
 
 def test_measure_runs_the_protocol_on_real_calls():
@@ -73,11 +88,28 @@ def test_protocol_checks_its_parameters():
 
 
 def test_relative_uncertainty_uses_the_machines_noise_for_a_single_timing():
-    assert timing.relative_uncertainty(float("nan"), 1, 0.05) == pytest.approx(0.05)
-    assert timing.relative_uncertainty(0.2, 4, 0.05) == pytest.approx(0.1)
-    assert timing.relative_uncertainty(0.01, 4, 0.05) == pytest.approx(0.025)  # never below the noise
+    assert timing.relative_uncertainty(float("nan"), 1, 0.05, 0.0) == pytest.approx(0.05)
+    assert timing.relative_uncertainty(0.2, 4, 0.05, 0.0) == pytest.approx(0.1)
+    assert timing.relative_uncertainty(0.01, 4, 0.05, 0.0) == pytest.approx(0.025)  # never below the noise
+
+
+@given(spread=st.one_of(st.just(float("nan")), st.floats(0, 2)), n=st.integers(1, 40), noise=st.floats(0, 1),
+       repro=st.floats(0, 0.5))
+def test_one_timings_between_run_noise_is_a_floor_under_every_pairs_uncertainty(spread, n, noise, repro):
+    u = timing.relative_uncertainty(spread, n, noise, repro)
+    assert u >= repro / n ** 0.5 and u >= noise / n ** 0.5 and (spread != spread or u >= spread / n ** 0.5)
+    assert timing.half_width(2.0, spread, n, noise, repro) == pytest.approx(1.959963984540054 * 2.0 * u)
 
 
 def test_calibrate_reports_the_noise():
     c = timing.calibrate(repeats=5)
     assert c["noise_timings"] == 5 and c["noise_median_s"] > 0 and c["noise_cv"] >= 0
+
+
+def test_moment_noise_is_the_spread_across_pairs_once_there_are_enough():
+    assert timing.moment_noise([0.002] * 4, 0.03) == 0.03          # too few moments: the consecutive spread
+    refs = [0.002, 0.0022, 0.0018, 0.0021, 0.0019, 0.003]
+    med = float(np.median(refs))
+    want = 1.4826 * float(np.median(np.abs(np.asarray(refs) - med))) / med
+    assert timing.moment_noise(refs, 0.03) == pytest.approx(want)
+    assert timing.moment_noise([0.002] * 6, 0.03) == 0.0            # a steady machine: no moment-to-moment noise

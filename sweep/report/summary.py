@@ -41,8 +41,12 @@ def _frontier_line(front: pd.DataFrame, metric: str, time_axis: str, manifest: d
                  "kept: this run cannot order them)")
     t = manifest.get("timing")
     if t:
-        line += (f"; a fit under {t['floor_s']:g} s was timed up to {t['max_timings']} times (the median kept); "
+        kept = "the fastest" if t.get("estimate") == "fastest" else "the median"
+        line += (f"; a fit under {t['floor_s']:g} s was timed up to {t['max_timings']} times ({kept} kept); "
                  f"the trial processes' noise on a fixed small fit: {100 * (t.get('noise_cv') or 0):.0f}% (median)")
+        if t.get("timing_noise"):
+            line += (f"; a time's interval is at least ±{196 * t['timing_noise']:.0f}% over the square root of its "
+                     "timings (one timing's between-run noise)")
     return line
 
 
