@@ -75,7 +75,10 @@ def test_frontier_is_the_non_dominated_set(smoke_run):
     out, _ = smoke_run
     trials = pd.read_parquet(out / "trials.parquet")
     front = pd.read_csv(out / "frontier.csv", dtype={"config_id": str})
-    assert set(zip(front["config_id"], front["rung"])) == brute_frontier(trials)
+    estimate = front[front["on_estimate_frontier"].astype(bool)]
+    assert set(zip(estimate["config_id"], estimate["rung"])) == brute_frontier(trials)
+    # members off the point estimates' frontier are there only because noise cannot order them
+    assert brute_frontier(trials) <= set(zip(front["config_id"], front["rung"]))
     assert front["is_knee"].sum() == 1
     assert front["test_accuracy"].notna().all()
     scored = [json.loads(line) for line in (out / "test_scores.jsonl").read_text().splitlines()]
