@@ -260,7 +260,7 @@ def _cmd_plan(args) -> int:
     import json
 
     from . import api
-    from .runner import format_s
+    from .progress import format_s
 
     echo = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     p = api.plan(args.space, dataset=args.dataset, out=args.out, cores=args.cores, address=args.address,

@@ -9,9 +9,10 @@ to the run directory goes through sweep.rundir; what it prints goes through `ech
 - connect:  a local Ray, or the cluster at `--address` (sweep.connect).
 - data:     read → harmonise → validate → dedup → split (sweep.data), the sample-size
             ladder, the data report, the quarantine, drift when the data has time.
-- trials:   every (config_id, rung) the ledger lacks, as Tune trials (sweep.runner).
-- results:  the trials table and stopped.csv from the ledger, the frontier, and the test
-            split scored for frontier points only.
+- trials:   every (config_id, rung) the ledger lacks, as Tune trials (sweep.runner, packed by
+            sweep.packing), with the progress line (sweep.progress).
+- results:  the trials table and stopped.csv from the ledger (sweep.collect), the
+            frontier, and the test split scored for frontier points only.
 - report:   report.html and its figures, the TensorBoard summary, the `--storage` copy.
 """
 
@@ -307,7 +308,7 @@ def budget(s: Specs, d: Data, run: RunDir, manifest: dict, seconds: float, start
     import numpy as np
     import ray
 
-    from . import forecast, ledger, pilots, runner
+    from . import forecast, ledger, packing, pilots
     from .cost import CostModel
     from .rundir import LEDGER
 
@@ -316,7 +317,7 @@ def budget(s: Specs, d: Data, run: RunDir, manifest: dict, seconds: float, start
     records, _ = ledger.read(run / LEDGER)
     observed = [r for r in ledger.latest(records).values() if r.get("status") == "ok"]
     model = CostModel.fit(s.configs, observed)
-    cores = runner.slots(s.configs, int(ray.cluster_resources().get("CPU", 1)))
+    cores = packing.slots(s.configs, int(ray.cluster_resources().get("CPU", 1)))
     elapsed = time.time() - started_at
     minimum = forecast.minimum_wall_s(model, s.configs, d.rungs, cores, elapsed)
     if seconds < minimum:
@@ -349,8 +350,9 @@ def trials(s: Specs, d: Data, run: RunDir, manifest: dict, *, max_concurrent: in
     when Tune returned with pairs left (an interrupt)."""
     import ray
 
-    from . import forecast, ledger, runner
+    from . import forecast, ledger, packing, runner
     from .events import EtaEvents
+    from .progress import Progress
     from .rundir import LEDGER
 
     configs, rungs = s.configs, d.rungs
@@ -370,9 +372,9 @@ def trials(s: Specs, d: Data, run: RunDir, manifest: dict, *, max_concurrent: in
     except OSError as exc:
         echo(f"warning: the ETA is not written to TensorBoard ({exc}); the run is unaffected")
         events = None
-    progress = runner.Progress(len(configs), len(configs) * len(rungs), s.objective, stream=progress_stream,
-                               eta=eta, cores=runner.slots(configs, int(ray.cluster_resources().get("CPU", 1)),
-                                                          max_concurrent), events=events)
+    progress = Progress(len(configs), len(configs) * len(rungs), s.objective, stream=progress_stream,
+                        eta=eta, cores=packing.slots(configs, int(ray.cluster_resources().get("CPU", 1)),
+                                                     max_concurrent), events=events)
     manifest["trials_started_at_s"], wall = runner.run_trials(
         configs, rungs, d.prepared, s.dataset.task, run.path, progress, objective=s.objective,
         max_concurrent=max_concurrent, impute=bool(s.dataset.imputed_features()),
@@ -396,13 +398,13 @@ class Results:
 def results(s: Specs, d: Data, run: RunDir) -> Results:
     """Stage 5: RUN/trials.parquet (+ .csv) and stopped.csv from the ledger, the frontier,
     and the test split scored for the frontier's points only (RUN/test_scores.jsonl)."""
-    from . import report, runner
+    from . import collect, report
 
-    table = runner.collect_results(run.path, s.configs)
+    table = collect.collect_results(run.path, s.configs)
     run.write_trials(table)
-    stops = runner.collect_stops(run.path)
+    stops = collect.collect_stops(run.path)
     run.write_stops(stops)
-    skipped = runner.collect_skipped(run.path)
+    skipped = collect.collect_skipped(run.path)
     run.write_skipped(skipped)
     n_val = validation_rows(d.report)
     rows = report.intervals.load_rows(run.path, s.objective.metric, n_val)
@@ -521,7 +523,7 @@ def plan(s: Specs, run: RunDir, *, address: str | None, num_cpus: int | None, co
     and the forecast (sweep.forecast) on `cores` (default: the cluster's CPUs)."""
     import ray
 
-    from . import forecast, pilots, runner
+    from . import forecast, packing, pilots
     from .cost import CostModel
     from .rundir import LEDGER
 
@@ -536,16 +538,16 @@ def plan(s: Specs, run: RunDir, *, address: str | None, num_cpus: int | None, co
         conn.close()
         shutdown_s = time.perf_counter() - t0
     n = cores or cluster_cpus
-    lanes = runner.slots(s.configs, n)  # configurations at once: n over the CPUs each takes
+    lanes = packing.slots(s.configs, n)  # configurations at once: n over the CPUs each takes
     # the run's exit is this same shutdown, and the interpreter's
     overheads = dataclasses.replace(forecast.Overheads(), exit_s=shutdown_s + forecast.INTERPRETER_EXIT_S)
     model = CostModel.fit(s.configs, p["observed"])
     obj = s.objective
     out = forecast.predict(
         model, s.configs, d.rungs, lanes,
-        order_exhaustive=runner.trial_order(s.configs, d.rungs, n, adaptive=False),
-        order_adaptive=runner.trial_order(s.configs, d.rungs, n, adaptive=True),
-        n_trials=min(len(s.configs), runner.PACK_ABOVE_PER_CORE * n), fixed_s=fixed,
+        order_exhaustive=packing.trial_order(s.configs, d.rungs, n, adaptive=False),
+        order_adaptive=packing.trial_order(s.configs, d.rungs, n, adaptive=True),
+        n_trials=min(len(s.configs), packing.PACK_ABOVE_PER_CORE * n), fixed_s=fixed,
         observed=p["observed"], metric=obj.metric, maximise=obj.maximise, rule=s.rule, overheads=overheads)
     out.update(cores=n, slots=lanes, shutdown_s=round(shutdown_s, 3), pilot_s=round(p["wall_s"], 3), pilot_fits=p["fits"], pilot_core_s=round(p["core_s"], 4),
                pilot_share=round(p["core_s"] / out["core_s"], 4) if out["core_s"] else None,
