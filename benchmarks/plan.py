@@ -143,7 +143,7 @@ def sweep_command() -> list[str]:
 
 
 def parse_eta(text: str) -> float:
-    """12s, 4m05s, 2h03m (sweep.runner.format_s) -> seconds."""
+    """12s, 4m05s, 2h03m (sweep.progress.format_s) -> seconds."""
     m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
     if m is None or not any(m.groups()):
         raise ValueError(f"not an ETA: {text!r}")

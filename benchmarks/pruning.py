@@ -91,8 +91,8 @@ def judge_table(name: str, table, order: list[str], cores: int, col_metric: str 
 
 
 def live_order(configs, rungs, cores: int) -> list[str]:
-    """The live adaptive runner's order of configurations (sweep.runner.trial_order)."""
-    from sweep.runner import trial_order
+    """The live adaptive runner's order of configurations (sweep.packing.trial_order)."""
+    from sweep.packing import trial_order
     return trial_order(configs, rungs, cores, adaptive=True)
 
 

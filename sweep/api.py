@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import stages
+from . import planning, runfiles, stages
 from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError, RunInterrupted, StorageError
 from .metrics import Objective
+from .provenance import manifest_for, write_specs
 from .rundir import COMPLETE, DATA_REPORT, FRONTIER, PLAN, SPEC, STOPPED, TRIALS, RunDir
 
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES}
@@ -147,18 +148,18 @@ def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | 
     in_plan = run.has(PLAN)  # a run started in a `sweep plan` directory: on failure, left a plan
     entries = run.entries()
     made = run.make()
-    manifest = stages.manifest_for(s, run, argv=argv, address=address, storage=storage,
-                                   previous=previous, action=action)
+    manifest = manifest_for(s, run, argv=argv, address=address, storage=storage,
+                            previous=previous, action=action)
     before = run.snapshot() if previous is not None or in_plan else {}
     trials_started = False
     try:
-        stages.write_specs(s, run, manifest)
+        write_specs(s, run, manifest)
         conn = stages.connect(address, num_cpus, connect_timeout_s)
         manifest["ray_start_s"] = round(conn.seconds, 3)
         try:
             d = stages.data(s, run, manifest, previous, echo)
             if plan_dir is not None:
-                stages.adopt_plan(plan_dir, run, s, d, echo)
+                planning.adopt_plan(plan_dir, run, s, d, echo)
             b = None
             if time_budget_s is not None:
                 b = stages.budget(s, d, run, manifest, time_budget_s, started_at or time.time(), echo)
@@ -220,8 +221,8 @@ def plan(space: str | Path | None = None, dataset: str | Path | None = None, out
     entries = run.entries()
     made = run.make()
     try:
-        result = stages.plan(s, run, address=address, num_cpus=num_cpus, cores=cores, budget_s=budget_s,
-                             connect_timeout_s=connect_timeout_s, started_at=started_at, echo=echo)
+        result = planning.plan(s, run, address=address, num_cpus=num_cpus, cores=cores, budget_s=budget_s,
+                               connect_timeout_s=connect_timeout_s, started_at=started_at, echo=echo)
     except BaseException:
         run.remove_created(made, entries)  # no half-made plan; nothing this process did not make
         raise
@@ -282,11 +283,11 @@ def rebuild_report(run_dir: str | Path) -> SweepResult:
 
     run, _ = RunDir.existing(run_dir, "sweep report")  # no symbolic links in a run it writes into
     if run.has(SPEC):  # a run directory is input: its spec passes the same checks as any (report needs none)
-        stages.read_run_spec(run)
+        runfiles.read_run_spec(run)
     res = load(run_dir)
     m = res.manifest
     objective = Objective.of(m)
-    n_val = stages.validation_rows(res.data_report)
+    n_val = runfiles.validation_rows(res.data_report)
     rows = report.intervals.load_rows(res.run_dir, objective.metric, n_val)
     front = report.attach_scores(report.frontier_of(res.trials, objective, rows, n_val), res.run_dir)
     stopped = res.run_dir / STOPPED

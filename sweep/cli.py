@@ -6,47 +6,10 @@ import argparse
 import sys
 import traceback
 
+from .cliargs import (Parser, add_cluster_flags, add_connect_timeout, add_debug, add_insecure, add_num_cpus,
+                      duration, positive_float, positive_int)
+from .cliprint import print_drift, print_result, print_stops
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, SweepError, printable
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
-
-    def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, but got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, but got {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, but got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, but got {v:g}")
-    return v
-
-
-def _duration(flag: str):
-    """argparse type for `flag`: a duration (90, 15m, 2h) in seconds; a bad one is one line, exit 2."""
-    def parse(text: str) -> float:
-        from .durations import parse_duration
-        from .errors import ConfigError
-
-        try:
-            return parse_duration(text, "")
-        except ConfigError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    return parse
 
 
 def process_started_at() -> float:
@@ -65,19 +28,11 @@ def process_started_at() -> float:
         return time.time()
 
 
-def _cluster_flags(p) -> None:
-    p.add_argument("--insecure", action="store_true", help="allow plain http:// to a host other "
-                   "than this machine (prefer an SSH tunnel or kubectl port-forward)")
-    p.add_argument("--connect-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
-                   help="give up on an unreachable address after SECONDS (default 30)")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="sweep", description="Distributed hyperparameter sweeps on Ray: "
-                "partitioned Parquet in, a Pareto frontier of accuracy against training time out.")
+    p = Parser(prog="sweep", description="Distributed hyperparameter sweeps on Ray: "
+               "partitioned Parquet in, a Pareto frontier of accuracy against training time out.")
     p.add_argument("--version", action="version", version=f"sweep {_version()}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     r = sub.add_parser("run", help="run a sweep (no arguments: the bundled default)")
     r.add_argument("space", nargs="?", help="search space YAML (default: search_spaces/default.yaml)")
@@ -87,23 +42,21 @@ def build_parser() -> argparse.ArgumentParser:
                    "default: start a local one")
     r.add_argument("--storage", metavar="URI", help="copy the run directory to URI/<run name> when "
                    "it ends (s3://bucket/runs, gs://..., file:///shared/runs)")
-    r.add_argument("--connect-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
-                   help="give up on an unreachable --address after SECONDS (default 30)")
-    r.add_argument("--max-concurrent", type=_positive_int, help="at most N trials at once")
-    r.add_argument("--repeats", type=_positive_int, help="seeds per configuration (overrides the space)")
-    r.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
+    add_connect_timeout(r)
+    r.add_argument("--max-concurrent", type=positive_int, help="at most N trials at once")
+    r.add_argument("--repeats", type=positive_int, help="seeds per configuration (overrides the space)")
+    add_num_cpus(r)
     r.add_argument("--smoke", action="store_true", help="a small grid that finishes in under a minute")
     r.add_argument("--extend", action="store_true", help="--out names an existing run whose space "
                    "gained architectures, values or sizes: run only the new (config_id, rung) pairs")
     r.add_argument("--exhaustive", action="store_true", help="fit every (configuration, sample size) "
                    "pair: no early stopping, whatever the space's `pruning:` says")
-    r.add_argument("--time-budget", type=_duration("--time-budget"), metavar="DURATION",
+    r.add_argument("--time-budget", type=duration("--time-budget"), metavar="DURATION",
                    help="end the whole run within DURATION (90, 15m, 2h): cheapest work first, pairs "
                    "that would end past it are not started (status skipped_budget; resume fits them)")
     r.add_argument("--plan", metavar="PLAN_DIR", help="keep the pilot fits of `sweep plan --out PLAN_DIR`")
-    r.add_argument("--insecure", action="store_true", help="allow --address to a host other than this "
-                   "machine without TLS (prefer an SSH tunnel, or RAY_USE_TLS=1)")
-    r.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_insecure(r)
+    add_debug(r)
     r.set_defaults(func=_cmd_run)
 
     pl = sub.add_parser("plan", help="predict a sweep's wall before running it: the data stage, a few "
@@ -111,23 +64,21 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("space", nargs="?", help="search space YAML (default: search_spaces/default.yaml)")
     pl.add_argument("--dataset", help="dataset spec YAML (default: the search space's `dataset`)")
     where = pl.add_mutually_exclusive_group()
-    where.add_argument("--cores", type=_positive_int, help="predict for N cores (default: this machine's, "
+    where.add_argument("--cores", type=positive_int, help="predict for N cores (default: this machine's, "
                        "or the cluster's with --address)")
     where.add_argument("--address", help="an existing Ray cluster: pilots run there, and its CPUs are the cores")
-    pl.add_argument("--budget", type=_duration("--budget"), metavar="DURATION",
+    pl.add_argument("--budget", type=duration("--budget"), metavar="DURATION",
                     help="also say what fits in DURATION (90, 15m, 2h)")
     pl.add_argument("--out", help="the plan's directory (default: runs/STAMP-NAME-plan); "
                     "`sweep run --out` it or `--plan` it to keep the pilot fits")
     pl.add_argument("--json", action="store_true", help="print the plan as one JSON object on stdout")
-    pl.add_argument("--insecure", action="store_true", help="allow --address to a host other than this "
-                   "machine without TLS (prefer an SSH tunnel, or RAY_USE_TLS=1)")
-    pl.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
+    add_insecure(pl)
+    add_num_cpus(pl)
     pl.add_argument("--smoke", action="store_true", help="the space's small grid")
-    pl.add_argument("--repeats", type=_positive_int, help="seeds per configuration (overrides the space)")
+    pl.add_argument("--repeats", type=positive_int, help="seeds per configuration (overrides the space)")
     pl.add_argument("--exhaustive", action="store_true", help="plan for --exhaustive (no early stopping)")
-    pl.add_argument("--connect-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
-                    help="give up on an unreachable --address after SECONDS (default 30)")
-    pl.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_connect_timeout(pl)
+    add_debug(pl)
     pl.set_defaults(func=_cmd_plan)
 
     rs = sub.add_parser("resume", help="continue a run whose driver died or was interrupted: "
@@ -135,15 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("run_dir", help="the run directory")
     rs.add_argument("--address", help="an existing Ray cluster (default: start a local one)")
     rs.add_argument("--storage", metavar="URI", help="copy the run directory there when it ends")
-    rs.add_argument("--connect-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
-                    help="give up on an unreachable --address after SECONDS (default 30)")
-    rs.add_argument("--max-concurrent", type=_positive_int, help="at most N trials at once")
-    rs.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
-    rs.add_argument("--time-budget", type=_duration("--time-budget"), metavar="DURATION",
+    add_connect_timeout(rs)
+    rs.add_argument("--max-concurrent", type=positive_int, help="at most N trials at once")
+    add_num_cpus(rs)
+    rs.add_argument("--time-budget", type=duration("--time-budget"), metavar="DURATION",
                     help="a new budget for the rest of the run (90, 15m, 2h)")
-    rs.add_argument("--insecure", action="store_true", help="allow --address to a host other than this "
-                   "machine without TLS (prefer an SSH tunnel, or RAY_USE_TLS=1)")
-    rs.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_insecure(rs)
+    add_debug(rs)
     rs.set_defaults(func=_cmd_resume)
 
     sb = sub.add_parser("submit", help="run a sweep as a job on an existing cluster (Ray's Job API)")
@@ -155,12 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "(s3://..., gs://..., file:///shared/runs); without it the run stays on the head node")
     sb.add_argument("--follow", action="store_true", help="stream the job's logs; exit with its outcome")
     sb.add_argument("--smoke", action="store_true", help="the space's small grid")
-    sb.add_argument("--repeats", type=_positive_int, help="seeds per configuration")
+    sb.add_argument("--repeats", type=positive_int, help="seeds per configuration")
     sb.add_argument("--exhaustive", action="store_true", help="fit every pair (no early stopping)")
     sb.add_argument("--install-deps", action="store_true", help="have Ray install the project's pinned "
                     "dependencies (other than Ray) into the job's environment with pip; by default "
                     "the nodes must already have them (cluster/*.yaml install the project's wheel)")
-    _cluster_flags(sb)
+    add_cluster_flags(sb)
     sb.set_defaults(func=_cmd_submit)
 
     jb = sub.add_parser("jobs", help="list, inspect, follow or stop jobs on a cluster")
@@ -168,20 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
     jb.add_argument("job_id", nargs="?", help="the job id `sweep submit` printed")
     jb.add_argument("--address", required=True, help="the cluster's Job server, e.g. http://127.0.0.1:8265")
     jb.add_argument("--follow", action="store_true", help="with logs: stream until the job ends")
-    _cluster_flags(jb)
+    add_cluster_flags(jb)
     jb.set_defaults(func=_cmd_jobs)
 
     d = sub.add_parser("data", help="the data stage alone")
-    dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND", parser_class=_Parser, required=True)
+    dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND", parser_class=Parser, required=True)
     chk = dsub.add_parser("check", help="read, validate, de-duplicate and split a dataset; print its "
                           "report; exit 3 when a rule marked fatal fails")
     chk.add_argument("dataset", help="dataset spec YAML")
     chk.add_argument("--out", help="write data_report.json and quarantine/ here")
     chk.add_argument("--address", help="an existing Ray cluster (default: start a local one)")
-    chk.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
-    chk.add_argument("--insecure", action="store_true", help="allow --address to a host other than this "
-                   "machine without TLS (prefer an SSH tunnel, or RAY_USE_TLS=1)")
-    chk.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_num_cpus(chk)
+    add_insecure(chk)
+    add_debug(chk)
     chk.set_defaults(func=_cmd_data_check)
     dr = dsub.add_parser("drift", help="the data stage, then drift between time windows (PSI, KS, "
                          "chi-square; corrected flags) and when to retrain")
@@ -191,23 +139,22 @@ def build_parser() -> argparse.ArgumentParser:
                     "time value when at most 20, else 10)")
     dr.add_argument("--out", help="write drift.json here")
     dr.add_argument("--address", help="an existing Ray cluster (default: start a local one)")
-    dr.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray (default: all)")
-    dr.add_argument("--insecure", action="store_true", help="allow --address to a host other than this "
-                   "machine without TLS (prefer an SSH tunnel, or RAY_USE_TLS=1)")
-    dr.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_num_cpus(dr)
+    add_insecure(dr)
+    add_debug(dr)
     dr.set_defaults(func=_cmd_data_drift)
 
     tb = sub.add_parser("tensorboard", help="serve a run's TensorBoard on 127.0.0.1 (Ctrl-C stops it)")
     tb.add_argument("run_dir", help="the run directory (running or finished)")
     tb.add_argument("--port", type=int, default=6006, help="port (default 6006; 0 picks a free one)")
-    tb.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_debug(tb)
     tb.set_defaults(func=_cmd_tensorboard)
 
     rep = sub.add_parser("report", help="rebuild a finished run's report (no Ray needed)")
     rep.add_argument("run_dir", help="the run directory")
-    rep.add_argument("--budget", type=_positive_float, metavar="SECONDS",
+    rep.add_argument("--budget", type=positive_float, metavar="SECONDS",
                      help="print the best configuration whose training time is within SECONDS")
-    rep.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_debug(rep)
     rep.set_defaults(func=_cmd_report)
     return p
 
@@ -232,18 +179,9 @@ def _cmd_run(args) -> int:
         if args.time_budget is not None or args.plan is not None:
             raise ConfigError("--extend takes neither --time-budget nor --plan; extend the run, then "
                               "`sweep resume RUN --time-budget D` if it must fit in a budget")
-        return _print_result(api.extend(args.out, args.space, **options))
-    return _print_result(api.run(args.space, out=args.out, time_budget_s=args.time_budget, plan=args.plan,
+        return print_result(api.extend(args.out, args.space, **options))
+    return print_result(api.run(args.space, out=args.out, time_budget_s=args.time_budget, plan=args.plan,
                                  started_at=process_started_at(), **options))
-
-
-def _print_drift(result) -> None:
-    from .metrics import Objective
-    from .report import drift_advice
-
-    advice = drift_advice(result.run_dir, result.frontier, Objective.of(result.manifest))
-    if advice:
-        print(f"\ndrift: {advice}")
 
 
 def _cmd_resume(args) -> int:
@@ -253,14 +191,14 @@ def _cmd_resume(args) -> int:
                         num_cpus=args.num_cpus, argv=sys.argv, storage=args.storage,
                         connect_timeout_s=args.connect_timeout, time_budget_s=args.time_budget,
                         started_at=process_started_at(), insecure=args.insecure)
-    return _print_result(result)
+    return print_result(result)
 
 
 def _cmd_plan(args) -> int:
     import json
 
     from . import api
-    from .runner import format_s
+    from .progress import format_s
 
     echo = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     p = api.plan(args.space, dataset=args.dataset, out=args.out, cores=args.cores, address=args.address,
@@ -292,34 +230,6 @@ def _cmd_plan(args) -> int:
               f"first, smallest rungs first); the cheapest useful sweep needs {format_s(b['minimum_s'])}")
     print(f"\nplan: {p['plan_dir']}/plan.json (`sweep run --out {p['plan_dir']}` keeps the pilot fits)")
     return 0
-
-
-def _print_stops(manifest: dict) -> None:
-    st = manifest.get("stopped")
-    if st:
-        print(f"\n{st['configurations']} configuration(s) stopped early (adaptive; stopped.csv): "
-              f"{st['fits_saved']} of {st['fits_exhaustive']} fits not run, about {st['seconds_saved']:.1f} of "
-              f"{st['seconds_exhaustive']:.1f} {manifest['time_axis']} saved (estimated); --exhaustive fits them all")
-
-
-def _print_result(result) -> int:
-    from .report import frontier_rows, text_table
-
-    sp = result.manifest
-    print()
-    print(f"Pareto frontier ({len(result.frontier)} members: validation {sp['metric']} against "
-          f"{sp['time_axis']} ± 95% intervals; * = knee, ~ = tied within noise with a member above it; "
-          "test scored for frontier members only)")
-    print(text_table(frontier_rows(result.frontier, sp["metric"], sp["time_axis"])))
-    if len(result.failed):
-        print(f"\n{result.failed['config_id'].nunique()} configuration(s) failed or timed out:")
-        for r in result.failed.itertuples():
-            print(f"  {r.status:9} {r.architecture} {r.config_id} rung {r.rung}: {r.error}")
-    _print_stops(sp)
-    _print_drift(result)
-    print(f"\nreport: {result.run_dir / 'report.html'}")
-    print(f"run directory: {result.run_dir}")
-    return result.exit_code
 
 
 def _cmd_submit(args) -> int:
@@ -404,8 +314,8 @@ def _cmd_report(args) -> int:
     result = api.rebuild_report(args.run_dir)
     m = result.manifest
     print(text_table(frontier_rows(result.frontier, m["metric"], m["time_axis"])))
-    _print_stops(m)
-    _print_drift(result)
+    print_stops(m)
+    print_drift(result)
     print(f"\nreport: {result.run_dir / 'report.html'}")
     if args.budget is not None:
         b = api.best_within_budget(result, args.budget)

@@ -30,7 +30,7 @@ from .timing import expected_wall
 
 # Rough seconds per fit (with its scoring) on ~1,000 rows x 64 features and 10 classes (the
 # bundled digits), by estimator family, per unit of the parameter that drives its cost: only
-# an order before anything is observed (sweep.runner's packing), the fallback for an
+# an order before anything is observed (sweep.packing), the fallback for an
 # architecture the model has not seen, and the shape its regression is shrunk towards.
 _COST_PRIORS = (
     ("histgradientboosting", "max_iter", 100, 0.01),

@@ -9,19 +9,16 @@ to the run directory goes through sweep.rundir; what it prints goes through `ech
 - connect:  a local Ray, or the cluster at `--address` (sweep.connect).
 - data:     read → harmonise → validate → dedup → split (sweep.data), the sample-size
             ladder, the data report, the quarantine, drift when the data has time.
-- trials:   every (config_id, rung) the ledger lacks, as Tune trials (sweep.runner).
-- results:  the trials table and stopped.csv from the ledger, the frontier, and the test
-            split scored for frontier points only.
+- trials:   every (config_id, rung) the ledger lacks, as Tune trials (sweep.runner, packed by
+            sweep.packing), with the progress line (sweep.progress).
+- results:  the trials table and stopped.csv from the ledger (sweep.collect), the
+            frontier, and the test split scored for frontier points only.
 - report:   report.html and its figures, the TensorBoard summary, the `--storage` copy.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
-import platform
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,15 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from . import __version__
-from .errors import ConfigError, DataError, RunInterrupted, printable
+from .errors import ConfigError, DataError, RunInterrupted
 from .grid import Configuration, expand, ladder, sizes_for
 from .metrics import Objective
 from .rundir import COMPLETE, DATA_REPORT, MANIFEST, QUARANTINE, SPEC, RunDir
+from .runfiles import read_run_spec, timing_manifest, validation_rows
 from .spec import DatasetSpec, SearchSpace, resolve_specs
-from .spec._load import read_yaml, validate
 
 
 @dataclass
@@ -97,38 +92,6 @@ def specs_of_run(run: RunDir, manifest: dict, echo=print) -> Specs:
                           spec.get("repeats"), exhaustive), echo)
 
 
-def read_run_spec(run: RunDir) -> tuple[dict, DatasetSpec, SearchSpace]:
-    """RUN/spec.yaml through the same loader and validation as spec files given by hand (a
-    run directory is input like any other): (the file's mapping, dataset, search space)."""
-    spec_file = run / SPEC
-    if not spec_file.exists():
-        raise ConfigError(f"{spec_file}: missing, so the run's specs are unknown; run it again with "
-                          "`sweep run SPACE --out NEW_DIR`")
-    spec, node = read_yaml(spec_file)
-    if not isinstance(spec, dict) or not {"dataset", "search_space"} <= set(spec):
-        raise ConfigError(f"{spec_file}: damaged (no dataset and search_space mappings); restore it from a "
-                          "copy, or start the run again with `sweep run SPACE --out NEW_DIR`")
-    ds = validate(DatasetSpec, spec["dataset"], spec_file, _child(node, "dataset"), "dataset spec")
-    sp = validate(SearchSpace, spec["search_space"], spec_file, _child(node, "search_space"), "search space")
-    repeats = spec.get("repeats")
-    if repeats is not None and not (type(repeats) is int and 1 <= repeats <= 100):
-        raise ConfigError(f"{spec_file}: key 'repeats' has invalid value {printable(repr(repeats))[:80]}: a whole "
-                          "number from 1 to 100; restore the file from a copy")
-    for key in ("smoke", "exhaustive"):
-        if not isinstance(spec.get(key, False), bool):
-            raise ConfigError(f"{spec_file}: key {key!r} must be true or false, but got "
-                              f"{printable(repr(spec[key]))[:80]}; restore the file from a copy")
-    return spec, ds, sp
-
-
-def _child(node, key: str):
-    """The YAML node under `key` of a mapping node (for line:column in errors), or None."""
-    for k, v in getattr(node, "value", None) or []:
-        if getattr(k, "value", None) == key:
-            return v
-    return None
-
-
 def _checked(s: Specs, echo) -> Specs:
     from . import data
 
@@ -151,57 +114,6 @@ def check_estimators(sp: SearchSpace, space_path: Path) -> None:
         check_params(cls, {**arch.params, **arch.grid}, arch.estimator, where)
         check_path_params(arch.params, arch.grid, sp.allow.path_params, where)
         check_encoding(arch.estimator, arch.encode, where)
-
-
-def manifest_for(s: Specs, run: RunDir, *, argv: list[str] | None, address: str | None,
-                 storage: str | None, previous: dict | None = None, action: str | None = None) -> dict:
-    """The manifest a run starts with (status running); a resumed or extended run keeps its
-    name, start and history, and gains one history entry."""
-    from .storage import redact
-
-    command = [redact(a) if "://" in a else a for a in (argv if argv is not None else sys.argv)]
-    m = {
-        "run_name": run.name, "status": "running", "started_at": datetime.now(timezone.utc).isoformat(),
-        "command": command, "cwd": str(Path.cwd()),
-        "space_file": str(s.space_path.resolve()), "dataset_file": str(s.dataset_path.resolve()),
-        "smoke": s.smoke, "repeats": s.repeats or s.space.repeats, "seeds": sorted({c.seed for c in s.configs}),
-        "split_seed": s.dataset.split.seed, "metric": s.space.metric, "time_axis": s.space.time_axis,
-        "address": address or "local", "storage": redact(storage), "versions": _versions(),
-        "pruning": "none" if s.exhaustive else s.space.pruning.policy,
-    }
-    if previous is not None:
-        m.update(run_name=previous.get("run_name", run.name), started_at=previous.get("started_at", m["started_at"]),
-                 history=previous.get("history", []) + [
-                     {"command": m["command"], "at": m["started_at"], "action": action,
-                      "previous_status": previous.get("status")}])
-    return m
-
-
-def write_specs(s: Specs, run: RunDir, manifest: dict) -> None:
-    """RUN/spec.yaml (what `sweep resume` reads back) and the first manifest."""
-    run.write_text(SPEC, yaml.dump(
-        {"dataset": s.dataset.model_dump(mode="json"), "search_space": s.space.model_dump(mode="json"),
-         "smoke": s.smoke, "repeats": s.repeats or s.space.repeats, "exhaustive": s.exhaustive},
-        Dumper=_NoAliases, sort_keys=False))
-    run.write_manifest(manifest)
-
-
-class _NoAliases(yaml.SafeDumper):
-    """Writes a value seen twice out again (spec files may hold no aliases: sweep.spec)."""
-
-    def ignore_aliases(self, data) -> bool:
-        return True
-
-
-def _versions() -> dict:
-    import numpy
-    import pyarrow
-    import ray
-    import sklearn
-
-    return {"sweep": __version__, "python": platform.python_version(), "ray": ray.__version__,
-            "scikit-learn": sklearn.__version__, "numpy": numpy.__version__,
-            "pandas": pd.__version__, "pyarrow": pyarrow.__version__}
 
 
 @dataclass
@@ -307,7 +219,7 @@ def budget(s: Specs, d: Data, run: RunDir, manifest: dict, seconds: float, start
     import numpy as np
     import ray
 
-    from . import forecast, ledger, pilots, runner
+    from . import forecast, ledger, packing, pilots
     from .cost import CostModel
     from .rundir import LEDGER
 
@@ -316,7 +228,7 @@ def budget(s: Specs, d: Data, run: RunDir, manifest: dict, seconds: float, start
     records, _ = ledger.read(run / LEDGER)
     observed = [r for r in ledger.latest(records).values() if r.get("status") == "ok"]
     model = CostModel.fit(s.configs, observed)
-    cores = runner.slots(s.configs, int(ray.cluster_resources().get("CPU", 1)))
+    cores = packing.slots(s.configs, int(ray.cluster_resources().get("CPU", 1)))
     elapsed = time.time() - started_at
     minimum = forecast.minimum_wall_s(model, s.configs, d.rungs, cores, elapsed)
     if seconds < minimum:
@@ -349,8 +261,9 @@ def trials(s: Specs, d: Data, run: RunDir, manifest: dict, *, max_concurrent: in
     when Tune returned with pairs left (an interrupt)."""
     import ray
 
-    from . import forecast, ledger, runner
+    from . import forecast, ledger, packing, runner
     from .events import EtaEvents
+    from .progress import Progress
     from .rundir import LEDGER
 
     configs, rungs = s.configs, d.rungs
@@ -370,9 +283,9 @@ def trials(s: Specs, d: Data, run: RunDir, manifest: dict, *, max_concurrent: in
     except OSError as exc:
         echo(f"warning: the ETA is not written to TensorBoard ({exc}); the run is unaffected")
         events = None
-    progress = runner.Progress(len(configs), len(configs) * len(rungs), s.objective, stream=progress_stream,
-                               eta=eta, cores=runner.slots(configs, int(ray.cluster_resources().get("CPU", 1)),
-                                                          max_concurrent), events=events)
+    progress = Progress(len(configs), len(configs) * len(rungs), s.objective, stream=progress_stream,
+                        eta=eta, cores=packing.slots(configs, int(ray.cluster_resources().get("CPU", 1)),
+                                                     max_concurrent), events=events)
     manifest["trials_started_at_s"], wall = runner.run_trials(
         configs, rungs, d.prepared, s.dataset.task, run.path, progress, objective=s.objective,
         max_concurrent=max_concurrent, impute=bool(s.dataset.imputed_features()),
@@ -396,13 +309,13 @@ class Results:
 def results(s: Specs, d: Data, run: RunDir) -> Results:
     """Stage 5: RUN/trials.parquet (+ .csv) and stopped.csv from the ledger, the frontier,
     and the test split scored for the frontier's points only (RUN/test_scores.jsonl)."""
-    from . import report, runner
+    from . import collect, report
 
-    table = runner.collect_results(run.path, s.configs)
+    table = collect.collect_results(run.path, s.configs)
     run.write_trials(table)
-    stops = runner.collect_stops(run.path)
+    stops = collect.collect_stops(run.path)
     run.write_stops(stops)
-    skipped = runner.collect_skipped(run.path)
+    skipped = collect.collect_skipped(run.path)
     run.write_skipped(skipped)
     n_val = validation_rows(d.report)
     rows = report.intervals.load_rows(run.path, s.objective.metric, n_val)
@@ -414,31 +327,13 @@ def results(s: Specs, d: Data, run: RunDir) -> Results:
     return Results(table, stops, front, skipped)
 
 
-def timing_manifest(trials: pd.DataFrame) -> dict:
-    """How the run's times were measured (sweep.timing), and the trial processes' noise: the
-    median of their calibrations (each process timed a fixed small fit at its first pair)."""
-    from . import timing
-
-    noise = trials["noise_cv"].dropna() if "noise_cv" in trials else pd.Series(dtype=float)
-    return {"estimate": "fastest", "floor_s": timing.FLOOR_S, "target_s": timing.TARGET_S,
-            "max_timings": timing.MAX_TIMINGS, "timing_noise": timing.TIMING_NOISE, "noise_cv": round(float(noise.median()), 4) if len(noise) else None,
-            "timings": int(trials["timings"].sum()) if "timings" in trials else None}
-
-
-def validation_rows(data_report: dict) -> int | None:
-    """The validation split's size (what a record's validation rows are decoded with)."""
-    try:
-        return int(data_report["splits"]["validation"]["rows"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def report(s: Specs, d: Data, r: Results, run: RunDir, manifest: dict, *, storage: str | None = None,
            echo=print) -> None:
     """Stage 6: report.html, frontier.csv and the figures, the TensorBoard summary, the
     manifest's final state (status complete), and the `--storage` copy."""
     from . import report as report_stage
     from . import storage as store
+    from .report.tensorboard import tensorboard_summary
 
     t0 = time.perf_counter()
     manifest["test_split_scored"] = report_stage.times_scored(run.path)
@@ -460,100 +355,3 @@ def report(s: Specs, d: Data, r: Results, run: RunDir, manifest: dict, *, storag
     run.write_manifest(manifest)
     if storage:
         echo(f"run directory copied to {store.upload(run.path, storage)}")
-
-
-def tensorboard_summary(run: RunDir, front: pd.DataFrame, objective: Objective) -> None:
-    """The TensorBoard `summary` run: the frontier table, pareto.png, drift's advice and PSI."""
-    from .drift import DRIFT_FILE
-    from .events import write_summary
-    from .report import drift_advice, frontier_rows, markdown_table
-
-    text, psi = None, None
-    drift_file = run / DRIFT_FILE
-    if drift_file.exists():
-        result = json.loads(drift_file.read_text())
-        text = drift_advice(run.path, front, objective) or "No drift over the thresholds."
-        psi = {}
-        for c in result["comparisons"]:
-            if c["comparison"] == "consecutive" and c["psi"] is not None:
-                psi.setdefault(c["column"], []).append((c["cur"], c["psi"]))
-    write_summary(run.tensorboard, markdown_table(frontier_rows(front, objective.metric, objective.time_axis)),
-                  run / "pareto.png", text, psi)
-
-
-def adopt_plan(plan_dir: Path, run: RunDir, s: Specs, d: Data, echo=print) -> None:
-    """Keep a `sweep plan`'s pilot fits (after the data stage, which must have given the same
-    data): its ledger's records of this run's configurations and rungs join the run's, so
-    they are not fitted again."""
-    from . import ledger
-    from .rundir import LEDGER, PLAN
-
-    plan_dir = Path(plan_dir).resolve()
-    plan = json.loads((plan_dir / PLAN).read_text())
-    src = plan_dir / LEDGER
-    if plan.get("data_fingerprint") != d.prepared.fingerprint:
-        echo(f"warning: the data changed since the plan in {plan_dir} (fingerprint {plan.get('data_fingerprint')}, "
-             f"now {d.prepared.fingerprint}); its pilot fits are not kept")
-        if plan_dir == run.path and src.exists():
-            src.rename(run / "ledger.plan-stale.jsonl")
-        return
-    if not src.exists():
-        return
-    records, _ = ledger.read(src)
-    wanted = {(c.config_id, n) for c in s.configs for n in d.rungs}
-    keep = [r for r in records if (r["config_id"], int(r["rung"])) in wanted]
-    if plan_dir == run.path.resolve():  # the run started in the plan's directory
-        if len(keep) < len(records):  # a plan of another space, ladder or --smoke: set aside what is not this run's
-            src.rename(run / "ledger.plan-unused.jsonl")
-            for r in keep:
-                ledger.append(run / LEDGER, r)
-    else:
-        for r in keep:
-            ledger.append(run / LEDGER, r)
-    echo(f"kept {len(keep)} pilot fit(s) from the plan in {plan_dir}"
-         + (f" ({len(records) - len(keep)} of other configurations or sample sizes set aside)"
-            if len(keep) < len(records) else ""))
-
-
-def plan(s: Specs, run: RunDir, *, address: str | None, num_cpus: int | None, cores: int | None,
-         budget_s: float | None, connect_timeout_s: float, started_at: float, echo=print) -> dict:
-    """`sweep plan`'s stages: connect, data (into the plan's directory), pilots, the cost model
-    and the forecast (sweep.forecast) on `cores` (default: the cluster's CPUs)."""
-    import ray
-
-    from . import forecast, pilots, runner
-    from .cost import CostModel
-    from .rundir import LEDGER
-
-    conn = connect(address, num_cpus, connect_timeout_s)
-    try:
-        d = data(s, run, {}, None, echo)
-        fixed = time.time() - started_at  # the run's own start-up and data stage, as measured here
-        p = pilots.pilot(s.configs, d.rungs, d.prepared, s.dataset.task, run / LEDGER, s.configuration_dict, echo)
-        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
-    finally:
-        t0 = time.perf_counter()
-        conn.close()
-        shutdown_s = time.perf_counter() - t0
-    n = cores or cluster_cpus
-    lanes = runner.slots(s.configs, n)  # configurations at once: n over the CPUs each takes
-    # the run's exit is this same shutdown, and the interpreter's
-    overheads = dataclasses.replace(forecast.Overheads(), exit_s=shutdown_s + forecast.INTERPRETER_EXIT_S)
-    model = CostModel.fit(s.configs, p["observed"])
-    obj = s.objective
-    out = forecast.predict(
-        model, s.configs, d.rungs, lanes,
-        order_exhaustive=runner.trial_order(s.configs, d.rungs, n, adaptive=False),
-        order_adaptive=runner.trial_order(s.configs, d.rungs, n, adaptive=True),
-        n_trials=min(len(s.configs), runner.PACK_ABOVE_PER_CORE * n), fixed_s=fixed,
-        observed=p["observed"], metric=obj.metric, maximise=obj.maximise, rule=s.rule, overheads=overheads)
-    out.update(cores=n, slots=lanes, shutdown_s=round(shutdown_s, 3), pilot_s=round(p["wall_s"], 3), pilot_fits=p["fits"], pilot_core_s=round(p["core_s"], 4),
-               pilot_share=round(p["core_s"] / out["core_s"], 4) if out["core_s"] else None,
-               cluster_cpus=cluster_cpus, adaptive=s.rule is not None, space_file=str(s.space_path.resolve()),
-               dataset_file=str(s.dataset_path.resolve()), data_fingerprint=d.prepared.fingerprint,
-               spread_by_architecture={a: round(model.sigma(next(c.config_id for c in s.configs
-                                                                  if c.architecture == a)), 3)
-                                       for a in out["core_s_by_architecture"]})
-    if budget_s is not None:
-        out["budget"] = forecast.within_budget(model, s.configs, d.rungs, lanes, budget_s, fixed, overheads)
-    return out

@@ -23,7 +23,7 @@ def test_run_trials_says_it_returns_a_pair():
 
 def test_trials_table_keeps_finish_times_and_the_hypervolume_curve_follows_them():
     from sweep.pareto import hypervolume_curve
-    from sweep.runner import trials_frame
+    from sweep.collect import trials_frame
 
     rows = [{"config_id": c, "group_id": c, "trial_id": "t", "architecture": "a", "estimator": "e",
              "params": {}, "seed": 0, "rung": 10, "n_train": 10, "val_accuracy": acc,
@@ -67,11 +67,11 @@ def test_a_failed_job_has_its_own_exit_code():
 
 
 def test_dead_code_is_gone():
-    from sweep import ledger, runner
+    from sweep import ledger, progress
     from sweep.data import harmonise
     assert not hasattr(ledger, "done_pairs")
     assert not hasattr(harmonise, "BOOKKEEPING") and not hasattr(harmonise, "_NUMPY")
-    assert "rungs_per_config" not in typing.get_type_hints(runner.Progress.__init__)
+    assert "rungs_per_config" not in typing.get_type_hints(progress.Progress.__init__)
 
 
 def test_drift_file_is_named_once():

@@ -13,7 +13,7 @@ import pandas as pd
 from sweep import report
 from sweep.metrics import Objective
 from sweep.report.interactive import COMPACT_ABOVE
-from sweep.runner import trials_frame
+from sweep.collect import trials_frame
 
 N_CONFIGS, RUNGS = 10_000, (530, 1060)
 

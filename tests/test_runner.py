@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sweep.runner import pack
+from sweep.packing import pack
 
 
 def _items(costs, cpus=None):

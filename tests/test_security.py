@@ -316,7 +316,7 @@ def test_every_command_refuses_a_remote_address_before_connecting(tmp_path, caps
 # -- the lower findings ------------------------------------------------------------------------
 
 def test_credentials_in_a_storage_uri_are_never_shown_or_written(tmp_path, capsys):
-    from sweep import stages, storage
+    from sweep import provenance, stages, storage
     from sweep.rundir import RunDir
 
     uri = "s3://AKIAKEY:SuperSecret@bucket/runs?region=x&secret_key=Hush&session_token=Tok"
@@ -326,8 +326,8 @@ def test_credentials_in_a_storage_uri_are_never_shown_or_written(tmp_path, capsy
     rc, err = _main(capsys, "run", str(_space(tmp_path)), "--storage", "foo://AKIAKEY:SuperSecret@host/x")
     assert rc == 2 and "SuperSecret" not in err and "AKIAKEY" not in err and "--storage" in err, err
     s = stages.specs(_space(tmp_path), None, echo=lambda *a: None)
-    m = stages.manifest_for(s, RunDir(tmp_path / "r"), argv=["sweep", "run", "--storage", uri], address=None,
-                            storage=uri)
+    m = provenance.manifest_for(s, RunDir(tmp_path / "r"), argv=["sweep", "run", "--storage", uri], address=None,
+                                storage=uri)
     assert "SuperSecret" not in json.dumps(m) and "Hush" not in json.dumps(m)
     from sweep import cluster
     with pytest.raises(ConfigError, match="--storage carries a credential"):
