@@ -129,7 +129,12 @@ def write_partitions(dest: Path, tables: dict[str, pa.Table]) -> None:
         for part, table in tables.items():
             (tmp / part).mkdir()
             pq.write_table(table, tmp / part / "part-0.parquet")
-        os.replace(tmp, dest)
+        try:
+            os.replace(tmp, dest)
+        except OSError:
+            if not dest.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another run wrote it first: its copy is complete
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
