@@ -111,8 +111,8 @@ def check_estimators(sp: SearchSpace, space_path: Path) -> None:
     for i, arch in enumerate(sp.architectures):
         where = f"{space_path}: architectures[{i}] ({arch.name})"
         cls = check_estimator(arch.estimator, sp.allow.modules, where)
-        check_params(cls, {**arch.params, **arch.grid}, arch.estimator, where)
-        check_path_params(arch.params, arch.grid, sp.allow.path_params, where)
+        check_params(cls, {**arch.params, **arch.grid, **arch.distributions}, arch.estimator, where)
+        check_path_params(arch.params, arch.searched_values(), sp.allow.path_params, where)
         check_encoding(arch.estimator, arch.encode, where)
 
 
