@@ -32,7 +32,7 @@ from .grid import Configuration, expand, ladder, sizes_for
 from .metrics import Objective
 from .rundir import COMPLETE, DATA_REPORT, MANIFEST, QUARANTINE, SPEC, RunDir
 from .runfiles import read_run_spec, timing_manifest, validation_rows
-from .spec import DatasetSpec, SearchSpace, resolve_specs
+from .spec import DatasetSpec, SearchSpace, locate, resolve_specs
 
 
 @dataclass
@@ -111,7 +111,10 @@ def check_estimators(sp: SearchSpace, space_path: Path) -> None:
     for i, arch in enumerate(sp.architectures):
         where = f"{space_path}: architectures[{i}] ({arch.name})"
         cls = check_estimator(arch.estimator, sp.allow.modules, where)
-        check_params(cls, {**arch.params, **arch.grid, **arch.distributions}, arch.estimator, where)
+        places = {name: f"{space_path}{locate(space_path, ('architectures', i, key, name))}: key "
+                        f"'architectures[{i}].{key}.{name}' ({arch.name})"
+                  for key in ("params", "grid", "distributions") for name in getattr(arch, key)}
+        check_params(cls, {**arch.params, **arch.grid, **arch.distributions}, arch.estimator, where, places)
         check_path_params(arch.params, arch.searched_values(), sp.allow.path_params, where)
         check_encoding(arch.estimator, arch.encode, where)
 

@@ -146,16 +146,23 @@ class Search(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="the draws' seed (default: the space's seed)")
     sobol: bool = Field(False, description="draw from a scrambled Sobol' sequence (quasi-random)")
 
-    @model_validator(mode="after")
-    def _check(self) -> "Search":
-        if self.method == "optuna":
+    @model_validator(mode="before")
+    @classmethod
+    def _not_yet(cls, data: Any) -> Any:
+        # before the keys are checked: `method: optuna, sampler: tpe` is told about optuna first
+        if isinstance(data, dict) and data.get("method") == "optuna":
             raise ValueError("method optuna (a model-based search) is not available yet in this version of "
                              "sweep; use method: random with n, or method: grid")
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> "Search":
         if self.method == "grid":
             given = [k for k in ("n", "seed") if getattr(self, k) is not None] + (["sobol"] if self.sobol else [])
             if given:
-                raise ValueError(f"{', '.join(given)} apply to method random only, but method is grid; remove "
-                                 f"{'them' if len(given) > 1 else 'it'} or set method: random")
+                raise ValueError(f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to method "
+                                 f"random only, but method is grid; remove {'them' if len(given) > 1 else 'it'} "
+                                 "or set method: random")
         if self.method == "random" and self.n is None:
             raise ValueError("method random needs n, the number of configurations to draw; add e.g. n: 20")
         return self
