@@ -95,8 +95,8 @@ def specs_of_run(run: RunDir, manifest: dict, echo=print) -> Specs:
 def _checked(s: Specs, echo) -> Specs:
     from . import data
 
+    check_estimators(s.space, s.space_path)  # names and paths first: before anything is drawn
     s.configs = expand(s.space, smoke=s.smoke, repeats=s.repeats)
-    check_estimators(s.space, s.space_path)
     if data.ensure_bundled(s.dataset):
         echo(f"wrote the bundled {s.dataset.bundled} sources under {Path(s.dataset.sources[0].path).parent}")
     s.sources_files = data.check_sources(s.dataset)

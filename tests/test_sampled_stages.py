@@ -106,3 +106,24 @@ def test_tables_and_hparams_take_drawn_values_as_numbers(configs):
         for k, v in c.params.items():
             h = hparam_value(v)
             assert isinstance(h, (float, str)) and (h == v if isinstance(v, (int, float)) else True)
+
+
+def test_tensorboard_hparams_hold_drawn_values_as_numbers(configs, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    from sweep.recorder import LocalSink
+
+    tb = tmp_path / "tensorboard"
+    c = next(c for c in configs if c.architecture == "forest")
+    sink = LocalSink(str(tmp_path / "ledger.jsonl"), str(tb))
+    sink.open(c.config_id, {"architecture": c.architecture, **c.params}, ["val_accuracy"])
+    sink.rung(100, {"val_accuracy": 0.8})
+    sink.close(ok=True)
+    acc = EventAccumulator(str(tb / c.config_id))
+    acc.Reload()
+    content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    hp = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
+    for name in ("n_estimators", "max_features"):   # numbers (TensorBoard gives them an interval domain)
+        assert hp[name].WhichOneof("kind") == "number_value" and hp[name].number_value == c.params[name]
+    assert hp["criterion"].string_value == c.params["criterion"]

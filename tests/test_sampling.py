@@ -257,3 +257,23 @@ def test_grid_spaces_keep_their_config_ids(name):
     assert [c.config_id for c in expand(sp, repeats=2)] == before["rep2"]
     if sp.smoke:
         assert [c.config_id for c in expand(sp, smoke=True)] == before["smoke"]
+
+
+def test_resume_reads_back_the_same_draws_from_the_run_directory(tmp_path):
+    """What `sweep resume` does before Ray: RUN/spec.yaml as the run wrote it, read back through
+    the spec loader, expands to the same configurations (nothing refitted, nothing lost)."""
+    from sweep.provenance import write_specs
+    from sweep.rundir import RunDir
+    from sweep.runfiles import read_run_spec
+    from sweep.spec import load_dataset
+    from sweep.stages import Specs
+
+    sp = space(sobol=True, n=9)
+    ds_path = REPO / "datasets" / "digits.yaml"
+    s = Specs(tmp_path / "s.yaml", sp, ds_path, load_dataset(ds_path), expand(sp))
+    run = RunDir(tmp_path / "run")
+    run.make()
+    write_specs(s, run, {"status": "running"})
+    _, _, back = read_run_spec(run)
+    assert back.search == sp.search
+    assert [c.config_id for c in expand(back)] == [c.config_id for c in s.configs]
