@@ -6,10 +6,11 @@ leaves no run directory; the conftest fixture fails a test whose child starts Ra
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -73,6 +74,8 @@ def load_space_text(text: str, tmp=None):
     ("{uniform: [0, 1], choice: [1]}", AT + r".*names exactly one kind, but got 2 kinds \(uniform, choice\)"),
     ("{log: true}", AT + r".*names exactly one kind, but got no kind"),
     ("[0.1, 1]", AT + r"\[0.1, 1\]: a distribution is a mapping"),
+    ("{choice: [.nan, 1]}", AT + r".*choice holds nan, which a configuration cannot hold; give finite numbers"),
+    ("{int: [0, 10000000000000000000]}", AT + r".*int's bounds must be within ±2\*\*53"),
 ])
 def test_bad_distribution_messages(tmp_path, dist, expected):
     p = tmp_path / "s.yaml"
@@ -107,6 +110,8 @@ def test_bad_distribution_messages(tmp_path, dist, expected):
      r"random_state is set from the search space's seeds"),
     (("      C: {loguniform", "      2C: {int: [0, 9]}\n      C: {loguniform"),
      r"'2C' is not a hyperparameter name"),
+    (("    params: {max_iter: 50}", "    params: {max_iter: 50, tol: .inf}"),
+     r"params.tol holds inf, which a configuration cannot hold \(its id is a hash of its JSON\)"),
 ])
 def test_bad_search_messages(tmp_path, edit, expected):
     p = tmp_path / "s.yaml"
@@ -179,3 +184,47 @@ def test_bad_sampled_space_is_refused_before_ray(case, space_file, tmp_path):
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert re.search(expected, lines[0]), lines[0]
     assert not out.exists()
+
+
+JSONISH = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(),
+                                 st.text(max_size=6)),
+                       lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                               st.dictionaries(st.text(max_size=8), inner, max_size=3)), max_leaves=8)
+KIND_KEYS = st.sampled_from(["uniform", "loguniform", "int", "choice", "log", "x"])
+
+
+@settings(max_examples=300, deadline=None)
+@example({"choice": [float("nan"), 1.0]})
+@example({"choice": [[float("inf")], 1.0]})
+@example({"uniform": [-1e308, 1e308]})
+@example({"int": [-2**60, 2**60]})
+@example({"uniform": [0, 10**400]})
+@given(st.one_of(JSONISH, st.dictionaries(KIND_KEYS, JSONISH, min_size=1, max_size=2),
+                 st.builds(lambda k, a, b: {k: [a, b]}, st.sampled_from(["uniform", "loguniform", "int"]),
+                           st.one_of(st.integers(-2**60, 2**60), st.floats()),
+                           st.one_of(st.integers(-2**60, 2**60), st.floats()))))
+def test_any_distribution_loads_and_draws_or_is_one_config_error(d):
+    """Whatever a distribution holds: a ConfigError of one line, or a space whose draws are
+    within the distribution and hash (no other exception, no NaN reaching the ids)."""
+    from sweep.grid import expand
+    from sweep.spec import SearchSpace
+    from sweep.spec._load import validate
+
+    data = {**SPACE, "architectures": [{**SPACE["architectures"][0], "distributions": {"C": d}}]}
+    try:
+        sp = validate(SearchSpace, data, Path("s.yaml"))
+    except ConfigError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("s.yaml")
+        return
+    dist = sp.architectures[0].distributions["C"]
+    try:
+        configs = expand(sp)
+    except ConfigError as exc:   # a choice of fewer values than n: said so
+        assert dist.kind == "choice" and len(dist.values) < 4 and "lower search.n" in str(exc)
+        return
+    for c in configs:
+        v = c.params["C"]
+        if dist.kind == "choice":
+            assert v in dist.values
+        else:
+            assert dist.values[0] <= v <= dist.values[1]

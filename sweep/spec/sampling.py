@@ -60,7 +60,7 @@ def value(dist: Distribution, u: float) -> Any:
     if dist.kind == "loguniform":
         x = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
     else:
-        x = lo + u * (hi - lo)
+        x = lo * (1.0 - u) + hi * u  # (not lo + u * (hi - lo): that overflows on [-1e308, 1e308])
     return min(max(round_sig(x), lo), hi)
 
 

@@ -28,8 +28,16 @@ MAX_CHOICES = 10_000   # values in one choice list
 _FORMS = "{uniform: [lo, hi]}, {loguniform: [lo, hi]}, {int: [lo, hi]} (optionally with log: true) or {choice: [...]}"
 
 
+MAX_INT = 2**53   # an int distribution's bounds stay where a double counts every whole number
+
+
 def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int too large for a double
+        return False
 
 
 class Distribution(BaseModel):
@@ -92,6 +100,10 @@ def _bounds(kind: str, raw: Any, log: bool) -> tuple:
         if bad:
             fix = f"write {int(bad[0])}" if _number(bad[0]) and float(bad[0]).is_integer() else "give whole numbers"
             raise ValueError(f"int's bounds must be whole numbers, but got {_short(bad[0])}; {fix}")
+        big = [v for v in raw if abs(v) > MAX_INT]
+        if big:
+            raise ValueError(f"int's bounds must be within ±2**53 ({MAX_INT:,}), but got {_short(big[0])}; "
+                             "use a smaller range")
     else:
         bad = [v for v in raw if not _number(v)]
         if bad:
@@ -111,6 +123,19 @@ def _bounds(kind: str, raw: Any, log: bool) -> tuple:
     return (float(lo), float(hi))
 
 
+def non_finite(value: Any) -> Any:
+    """The first NaN or infinity inside `value` (lists and mappings searched), else None: a
+    configuration's id is a hash of its JSON, which has neither."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for v in items:
+        bad = non_finite(v)
+        if bad is not None:
+            return bad
+    return None
+
+
 def _choices(raw: Any) -> list:
     if not isinstance(raw, list):
         raise ValueError(f"choice takes a list of values, but got {_short(raw)}; write {{choice: [a, b]}}")
@@ -119,6 +144,9 @@ def _choices(raw: Any) -> list:
                          "(or remove the distribution)")
     if len(raw) > MAX_CHOICES:
         raise ValueError(f"choice lists {len(raw)} values, more than {MAX_CHOICES:,}; use a range instead")
+    bad = non_finite(raw)
+    if bad is not None:
+        raise ValueError(f"choice holds {bad!r}, which a configuration cannot hold; give finite numbers")
     seen: set[str] = set()
     for v in raw:
         key = json.dumps(v, sort_keys=True, default=str)

@@ -13,7 +13,7 @@ from ..errors import printable
 from ..metrics import CLASSIFICATION, MAXIMISE, REGRESSION
 from ._load import load_model
 from .names import MODULE_PATH, PARAM_NAME, check_name
-from .search import Distribution, Search
+from .search import Distribution, Search, non_finite
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
 MAX_SEED = 2**32 - 1 - 1000   # scikit-learn takes seeds < 2**32; repeats add up to 100
@@ -109,6 +109,11 @@ class Architecture(_Frozen):
         for k, values in self.grid.items():
             if len(values) == 0:
                 raise ValueError(f"grid.{k} is an empty list; give at least one value or remove it")
+        for key, values in (("params", self.params), ("grid", self.grid)):
+            for name, v in values.items():
+                if non_finite(v) is not None:
+                    raise ValueError(f"{key}.{name} holds {non_finite(v)!r}, which a configuration cannot hold "
+                                     "(its id is a hash of its JSON); give finite numbers")
         both = set(self.params) & set(self.grid)
         if both:
             raise ValueError(f"{sorted(both)} are both fixed (params) and searched (grid); keep one")
