@@ -127,3 +127,21 @@ def test_tensorboard_hparams_hold_drawn_values_as_numbers(configs, tmp_path):
     for name in ("n_estimators", "max_features"):   # numbers (TensorBoard gives them an interval domain)
         assert hp[name].WhichOneof("kind") == "number_value" and hp[name].number_value == c.params[name]
     assert hp["criterion"].string_value == c.params["criterion"]
+
+
+@pytest.mark.parametrize("search, shown", [
+    ({"method": "random", "n": 8, "seed": 0, "sobol": True}, "3 configurations (random search: n 8, seed 0, Sobol'), "),
+    ({"method": "random", "n": 8, "seed": 5, "sobol": False}, "3 configurations (random search: n 8, seed 5), "),
+    ({"method": "grid"}, "3 configurations, "),
+    (None, "3 configurations, "),
+])
+def test_the_report_says_how_configurations_were_drawn(search, shown):
+    import pandas as pd
+
+    from sweep.metrics import Objective
+    from sweep.report.summary import summary_lines
+
+    trials = pd.DataFrame({"config_id": ["a", "b", "c"], "status": ["ok"] * 3})
+    front = pd.DataFrame({"config_id": ["a"], "is_knee": [False]})
+    manifest = {"metric": "accuracy", "time_axis": "train_time_s", **({"search": search} if search else {})}
+    assert summary_lines(trials, front, None, Objective.of(manifest), manifest)[0].startswith(shown)
