@@ -199,6 +199,8 @@ KIND_KEYS = st.sampled_from(["uniform", "loguniform", "int", "choice", "log", "x
 @example({"uniform": [-1e308, 1e308]})
 @example({"int": [-2**60, 2**60]})
 @example({"uniform": [0, 10**400]})
+@example({"uniform": [-5e-324, 0]})
+@example({"uniform": [1.0, 1.000001]})
 @given(st.one_of(JSONISH, st.dictionaries(KIND_KEYS, JSONISH, min_size=1, max_size=2),
                  st.builds(lambda k, a, b: {k: [a, b]}, st.sampled_from(["uniform", "loguniform", "int"]),
                            st.one_of(st.integers(-2**60, 2**60), st.floats()),
@@ -219,8 +221,13 @@ def test_any_distribution_loads_and_draws_or_is_one_config_error(d):
     dist = sp.architectures[0].distributions["C"]
     try:
         configs = expand(sp)
-    except ConfigError as exc:   # a choice of fewer values than n: said so
-        assert dist.kind == "choice" and len(dist.values) < 4 and "lower search.n" in str(exc)
+    except ConfigError as exc:   # fewer distinct values than n: a short choice, a narrow range: said so
+        assert "lower search.n" in str(exc)
+        if dist.kind == "choice":
+            assert len(dist.values) < 4
+        else:
+            lo, hi = dist.values   # (6 significant digits resolve few values in a range this narrow)
+            assert (dist.kind == "int" and hi - lo < 3) or hi - lo <= 1e-4 * max(abs(lo), abs(hi)) or hi - lo < 1e-300
         return
     for c in configs:
         v = c.params["C"]
