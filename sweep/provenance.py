@@ -71,8 +71,9 @@ def _versions() -> dict:
     import numpy
     import pyarrow
     import ray
+    import scipy
     import sklearn
 
     return {"sweep": __version__, "python": platform.python_version(), "ray": ray.__version__,
-            "scikit-learn": sklearn.__version__, "numpy": numpy.__version__,
+            "scikit-learn": sklearn.__version__, "scipy": scipy.__version__, "numpy": numpy.__version__,
             "pandas": pd.__version__, "pyarrow": pyarrow.__version__}

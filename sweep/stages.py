@@ -83,8 +83,11 @@ def specs(space: str | Path | None, dataset: str | Path | None, *, smoke: bool =
 
 def specs_of_run(run: RunDir, manifest: dict, echo=print) -> Specs:
     """Stage 1 for `sweep resume`: the specs the run was started with (RUN/spec.yaml)."""
+    from .spec.sampling import check_same_sobol
+
     spec_file = run / SPEC
     spec, ds, sp = read_run_spec(run)
+    check_same_sobol(sp.search.method == "random" and sp.search.sobol, manifest.get("versions") or {}, str(run.path))
     # A run from before `pruning:` existed fitted every pair: it resumes the same way.
     exhaustive = bool(spec.get("exhaustive")) or "pruning" not in spec["search_space"]
     return _checked(Specs(Path(manifest.get("space_file", spec_file)), sp,

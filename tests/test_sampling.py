@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -277,3 +278,32 @@ def test_resume_reads_back_the_same_draws_from_the_run_directory(tmp_path):
     _, _, back = read_run_spec(run)
     assert back.search == sp.search
     assert [c.config_id for c in expand(back)] == [c.config_id for c in s.configs]
+
+
+def test_a_sobol_run_resumes_only_with_the_scipy_that_drew_it(tmp_path):
+    import scipy
+
+    from sweep.spec.sampling import check_same_sobol
+
+    check_same_sobol(True, {"scipy": scipy.__version__}, "RUN")
+    check_same_sobol(True, {}, "RUN")                    # a run from before scipy was recorded
+    check_same_sobol(False, {"scipy": "0.1"}, "RUN")     # random draws do not depend on scipy
+    with pytest.raises(ConfigError, match=rf"RUN: this run drew its configurations from scipy 0.1's Sobol' "
+                                          rf"sequence, and scipy is now {re.escape(scipy.__version__)}, which may "
+                                          r"draw others; install scipy==0.1 to resume it"):
+        check_same_sobol(True, {"scipy": "0.1"}, "RUN")
+
+
+def test_resume_checks_the_scipy_of_a_sobol_run_before_any_work(tmp_path):
+    from sweep.provenance import write_specs
+    from sweep.rundir import RunDir
+    from sweep.spec import load_dataset
+    from sweep.stages import Specs, specs_of_run
+
+    sp = space(sobol=True)
+    ds_path = REPO / "datasets" / "digits.yaml"
+    run = RunDir(tmp_path / "run")
+    run.make()
+    write_specs(Specs(tmp_path / "s.yaml", sp, ds_path, load_dataset(ds_path), expand(sp)), run, {"status": "x"})
+    with pytest.raises(ConfigError, match=r"install scipy==0.1 to resume it"):
+        specs_of_run(run, {"versions": {"scipy": "0.1"}})

@@ -92,6 +92,19 @@ def draw(architecture: str, dists: dict[str, Distribution], seed: int, count: in
     return out
 
 
+def check_same_sobol(sobol: bool, versions: dict, where: str) -> None:
+    """A run whose configurations came from scipy's Sobol' sequence is resumed with the scipy
+    that drew them (another version may scramble differently: other configurations)."""
+    if not sobol or not versions.get("scipy"):
+        return
+    import scipy
+
+    if scipy.__version__ != versions["scipy"]:
+        raise ConfigError(f"{where}: this run drew its configurations from scipy {versions['scipy']}'s Sobol' "
+                          f"sequence, and scipy is now {scipy.__version__}, which may draw others; install "
+                          f"scipy=={versions['scipy']} to resume it")
+
+
 def _sobol(architecture: str, d: int, seed: int, count: int) -> list[list[float]]:
     """The first `count` points of the architecture's scrambled Sobol' sequence in [0, 1)^d."""
     from scipy.stats import qmc
