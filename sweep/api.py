@@ -103,7 +103,8 @@ def extend(run_dir: str | Path, space: str | Path | None = None, dataset: str | 
            repeats: int | None = None, num_cpus: int | None = None, progress_stream=None,
            echo=print, argv: list[str] | None = None, storage: str | None = None,
            connect_timeout_s: float = 30.0, exhaustive: bool = False, insecure: bool = False) -> SweepResult:
-    """Grow a finished run: `space` gained architectures, values or sample sizes; only the
+    """Grow a finished run: `space` gained architectures, values, sample sizes or a random
+    search's draws (a larger search.n keeps the first draws); only the
     (config_id, rung) pairs the run's ledger lacks run, and the frontier is rebuilt over all
     of them (an adaptive space judges the new configurations against every record)."""
     _check_options(max_concurrent, None, address, insecure)

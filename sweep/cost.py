@@ -3,7 +3,9 @@
 Per architecture, log(seconds) is a ridge regression on log(n_train) and on the searched
 hyperparameters: a parameter whose values are all positive numbers enters as its log (so
 n_estimators or max_iter scale the cost as a power), any other (None, strings, lists) as
-one indicator per value. The n_train slope is shrunk towards a prior slope and every other
+one indicator per value; a value a random search drew from a numeric range that is not
+always positive enters as itself (its draws are all distinct: an indicator each would learn
+nothing). The n_train slope is shrunk towards a prior slope and every other
 coefficient towards the rough prior's (`prior_cost`: n_estimators and max_iter scale the
 cost in proportion, for the estimator families it knows), so a few pilots at one or two
 sample sizes give a usable model that more fits refine.
@@ -65,6 +67,10 @@ def _prior(estimator: str, params: dict) -> float:
     return 1.0  # unknown estimators: in the middle
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _is_positive_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 and math.isfinite(v)
 
@@ -86,11 +92,13 @@ class _ArchModel:
     n_obs: int
     slope: float = 1.0                # the prior slope of log(seconds) on log(n_train)
     estimator: str = ""               # the prior's relative cost of each configuration is the offset
+    linear: list[str] = field(default_factory=list)  # drawn numbers, not all positive: as themselves
 
     def features(self, params: dict, n_train: int) -> np.ndarray:
         row = [math.log(n_train)]
         row += [math.log(params[p]) if _is_positive_number(params.get(p)) else 0.0 for p in self.numeric]
         row += [1.0 if value_key(params.get(p)) == k else 0.0 for p, k in self.levels]
+        row += [float(params[p]) if _is_number(params.get(p)) else 0.0 for p in self.linear]
         return np.asarray(row, dtype=float)
 
     def predict_log(self, params: dict, n_train: int) -> float:
@@ -127,8 +135,12 @@ def _slopes(obs: list[tuple[str, dict, int, float]]) -> list[float]:
 def _fit_arch(configs: list[Configuration], obs: list[tuple[str, dict, int, float]], slope: float) -> _ArchModel:
     searched = sorted({p for c in configs for p in c.searched})
     numeric = [p for p in searched if all(_is_positive_number(c.params.get(p)) for c in configs)]
-    levels = sorted({(p, value_key(c.params.get(p))) for c in configs for p in searched if p not in numeric})
-    probe = _ArchModel(numeric, levels, np.zeros(0), np.ones(0), np.zeros(0), 0.0, 0.0, len(obs))
+    drawn = {p for c in configs for p in c.sampled}
+    linear = [p for p in searched if p in drawn and p not in numeric
+              and all(_is_number(c.params.get(p)) for c in configs)]
+    levels = sorted({(p, value_key(c.params.get(p))) for c in configs for p in searched
+                     if p not in numeric and p not in linear})
+    probe = _ArchModel(numeric, levels, np.zeros(0), np.ones(0), np.zeros(0), 0.0, 0.0, len(obs), linear=linear)
     X = np.array([probe.features(p, n) for _, p, n, _ in obs], dtype=float)
     logn = np.log([n for _, _, n, _ in obs])
     estimator = configs[0].estimator
@@ -148,7 +160,7 @@ def _fit_arch(configs: list[Configuration], obs: list[tuple[str, dict, int, floa
         resid = np.asarray(loo)
     sigma = float(np.sqrt(np.mean(resid ** 2))) if len(obs) >= 2 else 0.5
     return _ArchModel(numeric, levels, mean, scale, coef, intercept, max(sigma, MIN_SIGMA), len(obs), slope,
-                      estimator)
+                      estimator, linear)
 
 
 def _ridge(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:

@@ -3,6 +3,11 @@
 A configuration is one (estimator import path, hyperparameters, seed); its `config_id`
 is a content hash of those (canonical JSON), so the same configuration has the same id
 in every run and on every machine. `group_id` is the same hash without the seed.
+
+`expand` is the one function every stage gets its configurations from: a grid
+architecture gives every combination of its grid; under `search: {method: random}` an
+architecture with distributions gives its share of the `n` draws (sweep.spec.sampling),
+which are ordinary configurations from then on (same ids, ledger, plan, report).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 
 from .errors import ConfigError
 from .spec import Architecture, SearchSpace
+from .spec.sampling import draw
+from .spec.search import Distribution
 
 
 def canonical(value: Any) -> Any:
@@ -60,6 +67,7 @@ class Configuration:
     time_limit_s: float | None = None  # not part of the identity (nor is max_failures)
     max_failures: int = 1
     encode: str | None = None  # categorical encoding set by the space (None: the estimator's default)
+    sampled: tuple[str, ...] = ()  # searched parameters drawn from a numeric range (not part of the identity)
 
     def summary(self) -> str:
         shown = ", ".join(f"{k}={self.params[k]!r}" for k in self.searched)
@@ -81,8 +89,41 @@ def expand_architecture(arch: Architecture, seeds: list[int], time_limit_s: floa
     return out
 
 
+def sampled_counts(space: SearchSpace) -> dict[str, int]:
+    """How many of a random search's `n` draws each architecture with distributions gets:
+    round-robin in the space's order (n // A each, the first n % A one more)."""
+    if space.search.method != "random":
+        return {}
+    names = [a.name for a in space.architectures if a.sampled]
+    n = space.search.n or 0
+    return {name: n // len(names) + (1 if i < n % len(names) else 0) for i, name in enumerate(names)}
+
+
+def draw_architecture(arch: Architecture, count: int, space: SearchSpace, seeds: list[int],
+                      where: str = "") -> list[Configuration]:
+    """The first `count` draws of a sampled architecture, each once per seed. Its grid
+    values, if any, are drawn as choices; its fixed params are in every configuration."""
+    dists = {k: Distribution.model_construct(kind="choice", values=tuple(v), log=False)
+             for k, v in arch.grid.items()}
+    dists.update(arch.distributions)
+    searched = tuple(arch.grid) + tuple(arch.distributions)
+    sampled = tuple(k for k, d in arch.distributions.items() if d.numeric)
+    out = []
+    for drawn in draw(arch.name, dists, space.search_seed, count, space.search.sobol,
+                      where or f"search space {space.name!r}: architecture {arch.name!r}"):
+        params = {**arch.params, **drawn}
+        for seed in seeds:
+            cid, gid = make_ids(arch.estimator, params, seed, arch.scale, arch.encode)
+            out.append(Configuration(cid, gid, arch.name, arch.estimator, params, searched, seed, arch.scale,
+                                     arch.resources.cpu, arch.resources.gpu, arch.time_limit_s or space.time_limit_s,
+                                     space.max_failures, arch.encode, sampled))
+    return out
+
+
 def expand(space: SearchSpace, smoke: bool = False, repeats: int | None = None) -> list[Configuration]:
-    """All configurations of the space (a smaller set with smoke=True), ids unique."""
+    """All configurations of the space (a smaller set with smoke=True), ids unique: every
+    grid architecture's combinations, and a random search's draws (the first draws of each
+    sampled architecture under smoke: the smoke run's configurations are the full run's)."""
     n_rep = repeats if repeats is not None else space.repeats
     if n_rep < 1:
         raise ConfigError(f"repeats must be >= 1, but got {n_rep}")
@@ -96,9 +137,13 @@ def expand(space: SearchSpace, smoke: bool = False, repeats: int | None = None) 
         wanted = space.smoke.architectures
         archs = [a for a in archs if a.name in wanted]
         limit = space.smoke.max_configs_per_architecture
+    counts = sampled_counts(space)
     configs: list[Configuration] = []
     for arch in archs:
-        got = expand_architecture(arch, seeds, space.time_limit_s, space.max_failures)
+        if arch.sampled:
+            got = draw_architecture(arch, min(counts[arch.name], limit or counts[arch.name]), space, seeds)
+        else:
+            got = expand_architecture(arch, seeds, space.time_limit_s, space.max_failures)
         configs.extend(got[: limit * len(seeds)] if limit else got)
     ids = [c.config_id for c in configs]
     if len(set(ids)) != len(ids):

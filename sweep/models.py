@@ -116,16 +116,19 @@ def check_path_params(params: dict, grid: dict, allowed: tuple[str, ...] | list[
                                   f"or allow it with `allow: {{path_params: [{name}]}}` in the search space")
 
 
-def check_params(cls: type, params: dict, import_path: str, where: str = "") -> None:
-    """Every hyperparameter must be one the estimator takes (per its get_params())."""
+def check_params(cls: type, params: dict, import_path: str, where: str = "",
+                 places: dict[str, str] | None = None) -> None:
+    """Every hyperparameter must be one the estimator takes (per its get_params()); `places`
+    gives a hyperparameter's own `where` (its file:line:column and key), else `where`."""
     try:
         accepted = set(cls().get_params(deep=False))
     except Exception as exc:  # an estimator that cannot be built with defaults
         raise ConfigError(f"{where}: estimator {import_path!r} cannot be created with default "
                           f"arguments ({type(exc).__name__}: {exc})") from None
-    prefix = f"{where}: " if where else ""
     for name in params:
         if name not in accepted:
+            at = (places or {}).get(name, where)
+            prefix = f"{at}: " if at else ""
             near = difflib.get_close_matches(name, sorted(accepted), n=1)
             hint = f"did you mean {near[0]!r}?" if near else f"it takes: {', '.join(sorted(accepted))}"
             raise ConfigError(f"{prefix}{import_path} takes no hyperparameter {name!r}; {hint}")

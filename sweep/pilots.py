@@ -2,7 +2,8 @@
 the cost model (sweep.cost) learns from before a sweep is planned or budgeted.
 
 Which: per architecture, the fewest configurations that between them show every searched
-value (cheapest first by the prior), at the smallest rung; then, while the pilots stay
+value (cheapest first by the prior; a value drawn from a numeric range by a random search
+counts by its third of the drawn values: low, middle, high), at the smallest rung; then, while the pilots stay
 within `share` of the predicted exhaustive cost, one configuration per architecture at the
 second rung as well (so the model sees how the cost grows with n_train): the cheapest such
 fit first, whose slope then sizes the share left for the others. The fits are the
@@ -32,7 +33,7 @@ def choose(configs: list[Configuration]) -> list[Configuration]:
     out = []
     for group in by_arch.values():
         group = sorted(group, key=lambda c: (prior_cost(c), c.config_id))
-        shows = {c.config_id: {(p, value_key(c.params.get(p))) for p in c.searched} for c in group}
+        shows = _shows(group)
         todo = set().union(*shows.values())
         picked: list[Configuration] = []
         while True:
@@ -46,6 +47,24 @@ def choose(configs: list[Configuration]) -> list[Configuration]:
             picked.append(best)
             todo -= shows[best.config_id]
         out.extend(picked or group[:1])
+    return out
+
+
+def _shows(group: list[Configuration]) -> dict[str, set]:
+    """Per configuration, the (parameter, value) pairs it shows: a grid value or choice as
+    itself, a value drawn from a numeric range as its third (by rank) of the group's draws, so
+    a random search's n distinct values need three pilots, not n."""
+    thirds: dict[tuple[str, str], int] = {}
+    for p in sorted({p for c in group for p in c.sampled}):
+        drawn = sorted({c.params[p] for c in group if p in c.sampled and p in c.params})
+        thirds.update({(p, value_key(v)): 3 * i // len(drawn) for i, v in enumerate(drawn)})
+    out = {}
+    for c in group:
+        keys = set()
+        for p in c.searched:
+            k = value_key(c.params.get(p))
+            keys.add((p, f"third {thirds[(p, k)]}") if p in c.sampled and (p, k) in thirds else (p, k))
+        out[c.config_id] = keys
     return out
 
 

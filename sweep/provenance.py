@@ -33,6 +33,7 @@ def manifest_for(s: Specs, run: RunDir, *, argv: list[str] | None, address: str 
         "split_seed": s.dataset.split.seed, "metric": s.space.metric, "time_axis": s.space.time_axis,
         "address": address or "local", "storage": redact(storage), "versions": _versions(),
         "pruning": "none" if s.exhaustive else s.space.pruning.policy,
+        "search": _search(s),
     }
     if previous is not None:
         m.update(run_name=previous.get("run_name", run.name), started_at=previous.get("started_at", m["started_at"]),
@@ -40,6 +41,14 @@ def manifest_for(s: Specs, run: RunDir, *, argv: list[str] | None, address: str 
                      {"command": m["command"], "at": m["started_at"], "action": action,
                       "previous_status": previous.get("status")}])
     return m
+
+
+def _search(s: Specs) -> dict:
+    """The search method, and for a random search its n, draws' seed and sobol."""
+    search = s.space.search
+    if search.method == "grid":
+        return {"method": "grid"}
+    return {"method": search.method, "n": search.n, "seed": s.space.search_seed, "sobol": search.sobol}
 
 
 def write_specs(s: Specs, run: RunDir, manifest: dict) -> None:
@@ -62,8 +71,9 @@ def _versions() -> dict:
     import numpy
     import pyarrow
     import ray
+    import scipy
     import sklearn
 
     return {"sweep": __version__, "python": platform.python_version(), "ray": ray.__version__,
-            "scikit-learn": sklearn.__version__, "numpy": numpy.__version__,
+            "scikit-learn": sklearn.__version__, "scipy": scipy.__version__, "numpy": numpy.__version__,
             "pandas": pd.__version__, "pyarrow": pyarrow.__version__}

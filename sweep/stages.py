@@ -32,7 +32,7 @@ from .grid import Configuration, expand, ladder, sizes_for
 from .metrics import Objective
 from .rundir import COMPLETE, DATA_REPORT, MANIFEST, QUARANTINE, SPEC, RunDir
 from .runfiles import read_run_spec, timing_manifest, validation_rows
-from .spec import DatasetSpec, SearchSpace, resolve_specs
+from .spec import DatasetSpec, SearchSpace, locate, resolve_specs
 
 
 @dataclass
@@ -83,8 +83,11 @@ def specs(space: str | Path | None, dataset: str | Path | None, *, smoke: bool =
 
 def specs_of_run(run: RunDir, manifest: dict, echo=print) -> Specs:
     """Stage 1 for `sweep resume`: the specs the run was started with (RUN/spec.yaml)."""
+    from .spec.sampling import check_same_sobol
+
     spec_file = run / SPEC
     spec, ds, sp = read_run_spec(run)
+    check_same_sobol(sp.search.method == "random" and sp.search.sobol, manifest.get("versions") or {}, str(run.path))
     # A run from before `pruning:` existed fitted every pair: it resumes the same way.
     exhaustive = bool(spec.get("exhaustive")) or "pruning" not in spec["search_space"]
     return _checked(Specs(Path(manifest.get("space_file", spec_file)), sp,
@@ -95,8 +98,8 @@ def specs_of_run(run: RunDir, manifest: dict, echo=print) -> Specs:
 def _checked(s: Specs, echo) -> Specs:
     from . import data
 
+    check_estimators(s.space, s.space_path)  # names and paths first: before anything is drawn
     s.configs = expand(s.space, smoke=s.smoke, repeats=s.repeats)
-    check_estimators(s.space, s.space_path)
     if data.ensure_bundled(s.dataset):
         echo(f"wrote the bundled {s.dataset.bundled} sources under {Path(s.dataset.sources[0].path).parent}")
     s.sources_files = data.check_sources(s.dataset)
@@ -111,8 +114,11 @@ def check_estimators(sp: SearchSpace, space_path: Path) -> None:
     for i, arch in enumerate(sp.architectures):
         where = f"{space_path}: architectures[{i}] ({arch.name})"
         cls = check_estimator(arch.estimator, sp.allow.modules, where)
-        check_params(cls, {**arch.params, **arch.grid}, arch.estimator, where)
-        check_path_params(arch.params, arch.grid, sp.allow.path_params, where)
+        places = {name: f"{space_path}{locate(space_path, ('architectures', i, key, name))}: key "
+                        f"'architectures[{i}].{key}.{name}' ({arch.name})"
+                  for key in ("params", "grid", "distributions") for name in getattr(arch, key)}
+        check_params(cls, {**arch.params, **arch.grid, **arch.distributions}, arch.estimator, where, places)
+        check_path_params(arch.params, arch.searched_values(), sp.allow.path_params, where)
         check_encoding(arch.estimator, arch.encode, where)
 
 

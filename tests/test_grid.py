@@ -79,3 +79,14 @@ def test_ladder():
         ladder([5000], 1000)
     with pytest.raises(ConfigError, match=r"not strictly ascending"):
         ladder([0.1, 0.1001], 100)
+
+
+def test_a_grid_value_that_is_not_finite_is_refused(tmp_path):
+    """NaN or infinity cannot be hashed into a config_id (canonical JSON has neither): one line,
+    not an internal error."""
+    p = tmp_path / "s.yaml"
+    p.write_text("name: t\nsample_sizes: [1.0]\narchitectures:\n  - name: lr\n"
+                 "    estimator: sklearn.linear_model.LogisticRegression\n    grid: {C: [1.0, .nan]}\n")
+    with pytest.raises(ConfigError, match=r"s.yaml:4:5: key 'architectures\[0\]' .*grid.C holds nan, which a "
+                                          r"configuration cannot hold"):
+        load_space(p)

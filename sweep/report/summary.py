@@ -14,8 +14,8 @@ def summary_lines(trials: pd.DataFrame, front: pd.DataFrame, stops: pd.DataFrame
     """Counts, the frontier's size, the test scoring, the knee, and the stops (when any)."""
     metric, time_axis = objective.metric, objective.time_axis
     n_failed = int((trials["status"] != "ok").sum()) if not trials.empty else 0
-    out = [f"{trials['config_id'].nunique()} configurations, {len(trials)} (config_id, rung) points, "
-           f"{n_failed} failed or timed out",
+    out = [f"{trials['config_id'].nunique()} configurations{_drawn(manifest)}, {len(trials)} (config_id, rung) "
+           f"points, {n_failed} failed or timed out",
            _frontier_line(front, metric, time_axis, manifest),
            f"test split scored for {manifest.get('test_split_scored', 0)} frontier point(s), once each"]
     knee = front[front["is_knee"]] if "is_knee" in front else front.iloc[0:0]
@@ -29,6 +29,15 @@ def summary_lines(trials: pd.DataFrame, front: pd.DataFrame, stops: pd.DataFrame
         out.append(f"{manifest['skipped_budget']} (config_id, rung) pair(s) not started within the time "
                    f"budget of {manifest.get('time_budget_s', 0):g} s (skipped.csv; `sweep resume` fits them)")
     return out
+
+
+def _drawn(manifest: dict) -> str:
+    """' (random search: n 8, seed 0, Sobol')' for a sampled space; '' for a grid."""
+    search = manifest.get("search") or {}
+    if search.get("method") != "random":
+        return ""
+    return (f" (random search: n {search.get('n')}, seed {search.get('seed')}"
+            f"{', Sobol' + chr(39) if search.get('sobol') else ''})")
 
 
 def _frontier_line(front: pd.DataFrame, metric: str, time_axis: str, manifest: dict) -> str:

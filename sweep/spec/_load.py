@@ -211,3 +211,13 @@ def load_model(model: type[M], path: str | Path, what: str) -> M:
     p = Path(path)
     data, node = read_yaml(p)
     return validate(model, data, p, node, what)
+
+
+def locate(path: str | Path, loc: tuple) -> str:
+    """':line:column' of the key at `loc` in the YAML file `path` (for an error found after
+    validation, e.g. a hyperparameter the estimator does not take), or '' when not found."""
+    try:
+        _, node = read_yaml(Path(path))
+    except Exception:  # the place is a courtesy: the error it decorates is what matters
+        return ""
+    return _mark(node, loc) if node is not None else ""

@@ -13,6 +13,7 @@ from ..errors import printable
 from ..metrics import CLASSIFICATION, MAXIMISE, REGRESSION
 from ._load import load_model
 from .names import MODULE_PATH, PARAM_NAME, check_name
+from .search import Distribution, Search, non_finite
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
 MAX_SEED = 2**32 - 1 - 1000   # scikit-learn takes seeds < 2**32; repeats add up to 100
@@ -69,6 +70,9 @@ class Architecture(_Frozen):
     estimator: str = Field(description="import path, e.g. sklearn.linear_model.LogisticRegression")
     params: dict[str, Any] = Field(default_factory=dict, description="fixed hyperparameters")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="values to search")
+    distributions: dict[str, Distribution] = Field(
+        default_factory=dict, description="sampled hyperparameters (search method random): "
+        "{uniform: [lo, hi]}, {loguniform: [lo, hi]}, {int: [lo, hi], log: false}, {choice: [...]}")
     scale: bool = Field(False, description="standardise features (fit on the training subsample)")
     encode: Literal["onehot", "ordinal", "native"] | None = Field(
         None, description="how categorical features reach the estimator; default: native where the "
@@ -83,7 +87,7 @@ class Architecture(_Frozen):
     def _name(cls, v: str) -> str:
         return check_name(v, "an architecture's name")
 
-    @field_validator("params", "grid")
+    @field_validator("params", "grid", "distributions")
     @classmethod
     def _param_names(cls, v: dict) -> dict:
         for k in v:
@@ -105,13 +109,32 @@ class Architecture(_Frozen):
         for k, values in self.grid.items():
             if len(values) == 0:
                 raise ValueError(f"grid.{k} is an empty list; give at least one value or remove it")
+        for key, values in (("params", self.params), ("grid", self.grid)):
+            for name, v in values.items():
+                if non_finite(v) is not None:
+                    raise ValueError(f"{key}.{name} holds {non_finite(v)!r}, which a configuration cannot hold "
+                                     "(its id is a hash of its JSON); give finite numbers")
         both = set(self.params) & set(self.grid)
         if both:
             raise ValueError(f"{sorted(both)} are both fixed (params) and searched (grid); keep one")
-        if "random_state" in self.params or "random_state" in self.grid:
+        for other, keys in (("params", self.params), ("grid", self.grid)):
+            both = set(keys) & set(self.distributions)
+            if both:
+                raise ValueError(f"{sorted(both)} are both in {other} and in distributions; keep one")
+        if "random_state" in {**self.params, **self.grid, **self.distributions}:
             raise ValueError("random_state is set from the search space's seeds "
-                             "(seed, repeats); remove it from params/grid")
+                             "(seed, repeats); remove it from params/grid/distributions")
         return self
+
+    @property
+    def sampled(self) -> bool:
+        """Drawn by a random search (it has distributions), not expanded as a grid."""
+        return bool(self.distributions)
+
+    def searched_values(self) -> dict[str, list]:
+        """Every value a hyperparameter may take that is listed (grid values, choices), for
+        the checks that look at values (paths)."""
+        return {**self.grid, **{k: list(d.values) for k, d in self.distributions.items() if d.kind == "choice"}}
 
 
 class Smoke(_Frozen):
@@ -150,6 +173,7 @@ class SearchSpace(_Frozen):
     time_limit_s: float | None = Field(None, gt=0, description="seconds per configuration (all its "
                                        "rungs); past it the configuration is recorded as timed_out")
     pruning: Pruning = Pruning()
+    search: Search = Field(Search(), description="grid (the default) or random (n, seed, sobol)")
     allow: Allow = Allow()
 
     @field_validator("name")
@@ -174,7 +198,27 @@ class SearchSpace(_Frozen):
                 raise ValueError(f"smoke.architectures names {unknown}, which are not architectures "
                                  f"here; choose from {names}")
             check_ladder(self.smoke.sample_sizes)
+        self._check_search()
         return self
+
+    def _check_search(self) -> None:
+        sampled = [a.name for a in self.architectures if a.sampled]
+        if self.search.method == "grid" and sampled:
+            raise ValueError(f"architectures {sampled} have distributions, which method grid does not draw "
+                             "from; add `search: {method: random, n: 20}` (or give those values as a grid)")
+        if self.search.method == "random":
+            if not sampled:
+                raise ValueError("search method random draws from distributions, but no architecture has "
+                                 "any; add `distributions:` to an architecture, or use method: grid")
+            if self.search.n < len(sampled):
+                raise ValueError(f"search.n is {self.search.n}, fewer than the {len(sampled)} architectures with "
+                                 f"distributions ({', '.join(sampled)}), so some would never be drawn; set n to at "
+                                 f"least {len(sampled)}")
+
+    @property
+    def search_seed(self) -> int:
+        """The seed of a random search's draws: search.seed, else the space's seed."""
+        return self.seed if self.search.seed is None else self.search.seed
 
     @property
     def maximise(self) -> bool:
