@@ -8,8 +8,8 @@ reach the frontier of (validation metric, training time) found so far:
   accuracy, 0 for rmse) by an optimistic share of that gap, plus `margin` (a further share).
   With `model: power` (the default) the share is the larger of two bounds: the configuration's
   own curve (sweep.curves: a power law err ~ n ** -c fitted to its results with n >= n_now /
-  `window`, c bounded above by the fitted slope plus `z` standard errors; fewer than 3
-  results there: it continues — the protected minimum of data), and the largest share
+  `window`, c bounded above by the fitted slope plus `z` standard errors; with fewer than 3
+  results there, c = `prior`), and the largest share
   closed between the same two sample sizes so far by configurations of its architecture,
   else of any (when one was seen). With `model: gains` (the rule before #26) only the
   latter, and no gain seen yet: it continues. For a metric without an ideal value: the
@@ -57,6 +57,7 @@ class Rule:
                                # largest gains seen only (the rule before #26)
     z: float = 2.0             # standard errors added to the fitted power-law exponent (model: power)
     window: float = 8.0        # the fit uses the configuration's results with n >= n_now / window
+    prior: float = 0.5         # the exponent bound before 3 results in the window (model: power)
 
     def __post_init__(self):
         if self.policy not in POLICIES:
@@ -73,6 +74,8 @@ class Rule:
             raise ValueError(f"z must be between 0 and 10 inclusive, but got {self.z!r}")
         if not (isinstance(self.window, (int, float)) and 1 < self.window <= 1e6):
             raise ValueError(f"window must be above 1 (and at most 1e6), but got {self.window!r}")
+        if not (isinstance(self.prior, (int, float)) and 0 <= self.prior <= 10):
+            raise ValueError(f"prior must be between 0 and 10 inclusive, but got {self.prior!r}")
 
 
 @dataclass
@@ -134,8 +137,8 @@ class Judge:
             own = self._own(config_id, int(n_train))
             c_up = exponent_bound([k for k, _, _ in own], [self._ideal - m for _, m, _ in own],
                                   self.rule.window, self.rule.z)
-            if c_up is None:
-                return Decision(True)   # too few results of its own to bound its curve
+            if c_up is None:   # too few results of its own to fit: the prior exponent
+                c_up = self.rule.prior
             if len(own) >= 2 and own[-2][2] > 0 and t > 0:
                 b = min(max(0.0, math.log(t / own[-2][2]) / math.log(n_train / own[-2][0])), MAX_COST_EXPONENT)
         first = None  # the next rung's prediction, named in the stop's reason

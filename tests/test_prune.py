@@ -37,6 +37,7 @@ def grid(n_configs=12, ladder=(50, 100, 200, 400), seed=0, archs=("a", "b", "c")
     ({"model": "lcpfn"}, r"model must be one of power, gains, but got 'lcpfn'"),
     ({"z": -1.0}, r"z must be between 0 and 10 inclusive, but got -1.0"),
     ({"window": 1.0}, r"window must be above 1 \(and at most 1e6\), but got 1.0"),
+    ({"prior": -0.5}, r"prior must be between 0 and 10 inclusive, but got -0.5"),
 ])
 def test_rule_parameters_are_checked(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -268,21 +269,30 @@ def test_the_spec_and_the_rule_have_the_same_parameters_and_defaults():
 
 
 def test_power_model_stops_a_flat_curve_and_spares_a_steep_one():
-    """With model: power a configuration is judged by its own curve: three results at most 2%
-    of the gap apart (a flat curve) far below a fitted point stop; a curve whose error halves
-    at each doubling (exponent 1) goes on, though the gains seen elsewhere are small."""
+    """With model: power a configuration is judged by its own curve: three results within 1%
+    of each other (a flat curve) far below a fitted point stop; a curve whose error falls
+    fast goes on, though the gains seen elsewhere are small and model: gains stops it. Before
+    3 results the prior exponent (0.5) bounds the curve."""
     ladders = {c: [10, 20, 40, 80, 160] for c in ("best", "flat", "steep")}
     archs = {c: c for c in ladders}
-    judge = Judge(ladders, archs, rule=Rule(), metric_name="val_accuracy", ideal=1.0)
-    for n, m in zip(ladders["best"], (0.90, 0.91, 0.915, 0.92, 0.92)):
-        judge.observe("best", n, m, 0.001)
-    assert judge.observe("flat", 10, 0.60, 0.01).go_on          # fewer than 3 results of its own
-    assert judge.observe("flat", 20, 0.61, 0.02).go_on
-    d = judge.observe("flat", 40, 0.60, 0.04)
+
+    def judge(**rule):
+        j = Judge(ladders, archs, rule=Rule(**rule), metric_name="val_accuracy", ideal=1.0)
+        for n, m in zip(ladders["best"], (0.80, 0.82, 0.84, 0.85, 0.85)):
+            j.observe("best", n, m, 0.001)
+        return j
+
+    j = judge()
+    assert j.observe("flat", 10, 0.60, 0.01).go_on     # prior: 0.6 + 0.4 * (1 - 16 ** -0.5 + 0.02) > 0.85
+    assert j.observe("flat", 20, 0.61, 0.02).go_on
+    d = j.observe("flat", 40, 0.60, 0.04)
     assert not d.go_on and "dominated by best" in d.reason
-    assert judge.observe("steep", 10, 0.20, 0.01).go_on
-    assert judge.observe("steep", 20, 0.60, 0.02).go_on
-    assert judge.observe("steep", 40, 0.80, 0.04).go_on         # error 0.8, 0.4, 0.2: 0.95 by 160
+    assert not judge(prior=0.0).observe("flat", 10, 0.60, 0.01).go_on   # no prior: the gains seen only
+    for model, goes_on in (("power", True), ("gains", False)):
+        j = judge(model=model)
+        first = [j.observe("steep", n, m, t).go_on for n, m, t in ((10, 0.50, 0.01), (20, 0.70, 0.02))]
+        assert all(first) or model == "gains"                         # (gains stops it at once)
+        assert j.observe("steep", 40, 0.80, 0.04).go_on == goes_on      # error 0.5, 0.3, 0.2
 
 
 def test_power_model_predicts_time_by_the_configurations_own_cost_exponent():

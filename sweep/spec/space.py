@@ -140,6 +140,8 @@ class Pruning(_Frozen):
                      "power-law exponent (model: power)")
     window: float = Field(8.0, gt=1, le=1e6, description="the curve is fitted to the configuration's "
                           "results with n_train >= the current rung's / window (at least 3 of them)")
+    prior: float = Field(0.5, ge=0, le=10, description="the power-law exponent assumed before a "
+                         "configuration has 3 results in the window (model: power)")
 
 
 class SearchSpace(_Frozen):
