@@ -308,3 +308,24 @@ def test_power_model_predicts_time_by_the_configurations_own_cost_exponent():
         judge.observe("b", n, 0.9, t)
     d = judge.observe("b", 40, 0.9, 0.16)                         # flat curve: at best 0.9 at 80
     assert not d.go_on and "in at least 0.64 s" in d.reason
+
+
+def test_a_run_written_before_the_power_model_resumes_with_the_rule_it_ran_with(tmp_path):
+    """RUN/spec.yaml holds the whole pruning block; one without `model` was written by the
+    rule before #26 (now model: gains), so a resume replays that rule; a new one keeps its own."""
+    import yaml
+
+    from conftest import REPO
+    from sweep.rundir import RunDir
+    from sweep.runfiles import read_run_spec
+    from sweep.spec import load_space
+
+    space = load_space(REPO / "search_spaces" / "default.yaml").model_dump(mode="json")
+    dataset = yaml.safe_load((REPO / "datasets" / "digits.yaml").read_text())
+    for block, want in (({"policy": "pareto", "margin": 0.02, "min_results": 1, "curves": "ends"}, "gains"),
+                        (space["pruning"], "power")):
+        (tmp_path / "spec.yaml").write_text(yaml.safe_dump(
+            {"dataset": dataset, "search_space": {**space, "pruning": block}, "smoke": False, "repeats": 1,
+             "exhaustive": False}, sort_keys=False))
+        _, _, sp = read_run_spec(RunDir(tmp_path))
+        assert sp.pruning.model == want and sp.pruning.margin == 0.02
