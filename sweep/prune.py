@@ -4,14 +4,21 @@ After each (config_id, rung) result, `Judge.observe` decides whether that config
 on to its next rung. A configuration continues while one of its remaining rungs could still
 reach the frontier of (validation metric, training time) found so far:
 
+- its metric there is this rung's, moved towards the metric's best value (`ideal`: 1 for
+  accuracy, 0 for rmse) by an optimistic share of that gap, plus `margin` (a further share).
+  With `model: power` (the default) the share is the larger of two bounds: the configuration's
+  own curve (sweep.curves: a power law err ~ n ** -c fitted to its results with n >= n_now /
+  `window`, c bounded above by the fitted slope plus `z` standard errors; with fewer than 3
+  results there, c = `prior`), and the largest share
+  closed between the same two sample sizes so far by configurations of its architecture,
+  else of any (when one was seen). With `model: gains` (the rule before #26) only the
+  latter, and no gain seen yet: it continues. For a metric without an ideal value: the
+  largest gain seen plus `margin` times the metric's spread;
 - the time of a later rung is predicted from the configuration's own time at this rung,
-  scaled by (n_later / n_now) ** b, where b is the smallest cost exponent its architecture
-  has shown so far between two rungs (0 before any: time assumed not to grow — optimistic);
-- its metric is this rung's, moved towards the metric's best value (`ideal`: 1 for
-  accuracy, 0 for rmse) by the largest share of that gap closed between the same two sample
-  sizes so far (among configurations of its architecture, else of any), plus `margin` (a
-  further share); for a metric without an ideal value, by the largest gain seen plus
-  `margin` times the metric's spread; no gain seen yet: it continues;
+  scaled by (n_later / n_now) ** b: with `model: power` b is the configuration's own cost
+  exponent between its last two rungs (clipped to [0, 2]; before two rungs, as with
+  `gains`), with `gains` the smallest cost exponent its architecture has shown so far
+  between two rungs (0 before any: time assumed not to grow — optimistic);
 - it stops when every such optimistic point is dominated by a point already fitted.
 With `curves: full`, the best configuration so far of each architecture at this rung
 always continues, so every architecture reaches the top rung.
@@ -29,9 +36,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .curves import exponent_bound, share_bound
 from .metrics import IDEAL
 
 POLICIES = ("pareto", "none")
+MODELS = ("power", "gains")
+MAX_COST_EXPONENT = 2.0    # a configuration's own cost exponent is clipped to [0, this]
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,11 @@ class Rule:
                                # value; for a metric without one, a fraction of the metric's spread)
     min_results: int = 1       # gains seen at a rung pair before a configuration may stop there
     curves: str = "ends"       # "full": each architecture's best so far goes to the top rung
+    model: str = "power"       # "power": each configuration's own curve bounds its gain; "gains": the
+                               # largest gains seen only (the rule before #26)
+    z: float = 2.0             # standard errors added to the fitted power-law exponent (model: power)
+    window: float = 8.0        # the fit uses the configuration's results with n >= n_now / window
+    prior: float = 0.5         # the exponent bound before 3 results in the window (model: power)
 
     def __post_init__(self):
         if self.policy not in POLICIES:
@@ -53,6 +68,14 @@ class Rule:
             raise ValueError(f"min_results must be a whole number >= 1, but got {self.min_results!r}")
         if self.curves not in ("ends", "full"):
             raise ValueError(f"curves must be one of ends, full, but got {self.curves!r}")
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, but got {self.model!r}")
+        if not (isinstance(self.z, (int, float)) and 0 <= self.z <= 10):
+            raise ValueError(f"z must be between 0 and 10 inclusive, but got {self.z!r}")
+        if not (isinstance(self.window, (int, float)) and 1 < self.window <= 1e6):
+            raise ValueError(f"window must be above 1 (and at most 1e6), but got {self.window!r}")
+        if not (isinstance(self.prior, (int, float)) and 0 <= self.prior <= 10):
+            raise ValueError(f"prior must be between 0 and 10 inclusive, but got {self.prior!r}")
 
 
 @dataclass
@@ -109,9 +132,21 @@ class Judge:
             return Decision(True, "best of its architecture so far (curves: full)")
         spread = (self._hi - self._lo) if self._hi > self._lo else 0.0
         b = max(0.0, self._slopes.get(arch, 0.0))
+        c_up = None   # the configuration's own power-law exponent, bounded above (model: power)
+        if self.rule.model == "power" and self._ideal is not None:
+            own = self._own(config_id, int(n_train))
+            c_up = exponent_bound([k for k, _, _ in own], [self._ideal - m for _, m, _ in own],
+                                  self.rule.window, self.rule.z)
+            if c_up is None:   # too few results of its own to fit: the prior exponent
+                c_up = self.rule.prior
+            if len(own) >= 2 and own[-2][2] > 0 and t > 0:
+                b = min(max(0.0, math.log(t / own[-2][2]) / math.log(n_train / own[-2][0])), MAX_COST_EXPONENT)
         first = None  # the next rung's prediction, named in the stop's reason
         for n in later:
             gain = self._gain(arch, int(n_train), n)
+            if c_up is not None:
+                own_share = share_bound(n_train, n, c_up)
+                gain = own_share if gain is None else max(gain, own_share)
             if gain is None:
                 return Decision(True)
             if self._ideal is not None:  # close the largest share of the gap seen, plus margin
@@ -128,6 +163,11 @@ class Judge:
         shown = "; ".join(f"{cid} n={k}: ({sign * m:.4g}, {tt:.4g} s)" for (cid, k), (m, tt) in dom[:3])
         return Decision(False, f"predicted at n_train={n}: {self.metric_name} at best {sign * p_m:.4g} "
                                f"in at least {p_t:.4g} s, dominated by {shown}")
+
+    def _own(self, cid: str, n: int) -> list[tuple[int, float, float]]:
+        """The configuration's finite results up to rung n: (n_k, metric, time), n ascending."""
+        return [(k, *self.points[(cid, k)]) for k in self.ladders[cid]
+                if k <= n and (cid, k) in self.points]
 
     def _learn(self, cid: str, arch: str, n: int, g: float, t: float) -> None:
         self.points[(cid, n)] = (g, t)

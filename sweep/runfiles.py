@@ -23,6 +23,10 @@ def read_run_spec(run: RunDir) -> tuple[dict, DatasetSpec, SearchSpace]:
     if not isinstance(spec, dict) or not {"dataset", "search_space"} <= set(spec):
         raise ConfigError(f"{spec_file}: damaged (no dataset and search_space mappings); restore it from a "
                           "copy, or start the run again with `sweep run SPACE --out NEW_DIR`")
+    pruning = spec["search_space"].get("pruning") if isinstance(spec["search_space"], dict) else None
+    if isinstance(pruning, dict) and "model" not in pruning:
+        # written before #26, when the rule had no `model`: resume and replay the rule it ran with
+        spec["search_space"] = {**spec["search_space"], "pruning": {**pruning, "model": "gains"}}
     ds = validate(DatasetSpec, spec["dataset"], spec_file, _child(node, "dataset"), "dataset spec")
     sp = validate(SearchSpace, spec["search_space"], spec_file, _child(node, "search_space"), "search space")
     repeats = spec.get("repeats")

@@ -34,6 +34,10 @@ def grid(n_configs=12, ladder=(50, 100, 200, 400), seed=0, archs=("a", "b", "c")
     ({"margin": 2.0}, r"margin must be between 0 and 1 inclusive, but got 2.0"),
     ({"min_results": 0}, r"min_results must be a whole number >= 1, but got 0"),
     ({"curves": "some"}, r"curves must be one of ends, full, but got 'some'"),
+    ({"model": "lcpfn"}, r"model must be one of power, gains, but got 'lcpfn'"),
+    ({"z": -1.0}, r"z must be between 0 and 10 inclusive, but got -1.0"),
+    ({"window": 1.0}, r"window must be above 1 \(and at most 1e6\), but got 1.0"),
+    ({"prior": -0.5}, r"prior must be between 0 and 10 inclusive, but got -0.5"),
 ])
 def test_rule_parameters_are_checked(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -243,7 +247,7 @@ def test_gains_are_shares_of_the_gap_to_the_ideal():
     predicts 0.9 -> 0.95 for another configuration, not 0.9 -> 1.15."""
     ladders = {"a": [10, 20], "b": [10, 20], "fast": [10, 20]}
     archs = {c: "x" for c in ladders}
-    judge = Judge(ladders, archs, rule=Rule(margin=0.0), metric_name="val_accuracy", ideal=1.0)
+    judge = Judge(ladders, archs, rule=Rule(margin=0.0, model="gains"), metric_name="val_accuracy", ideal=1.0)
     judge.observe("a", 10, 0.5, 0.01)
     judge.observe("a", 20, 0.75, 0.01)                       # half the gap closed; time flat
     judge.observe("fast", 10, 0.96, 0.001)
@@ -251,3 +255,77 @@ def test_gains_are_shares_of_the_gap_to_the_ideal():
     d = judge.observe("b", 10, 0.9, 0.01)                    # at best 0.95 in 0.01 s: dominated by fast
     assert not d.go_on and "val_accuracy at best 0.95 in at least 0.01 s" in d.reason
     assert judge.observe("b", 10, 0.95, 0.01).go_on           # at best 0.975: beats fast's 0.97
+
+
+def test_the_spec_and_the_rule_have_the_same_parameters_and_defaults():
+    import dataclasses
+
+    from sweep.spec.space import Pruning
+
+    spec = Pruning().model_dump()
+    rule = {f.name: f.default for f in dataclasses.fields(Rule)}
+    assert spec == rule
+    assert Rule(**spec) == Rule()
+
+
+def test_power_model_stops_a_flat_curve_and_spares_a_steep_one():
+    """With model: power a configuration is judged by its own curve: three results within 1%
+    of each other (a flat curve) far below a fitted point stop; a curve whose error falls
+    fast goes on, though the gains seen elsewhere are small and model: gains stops it. Before
+    3 results the prior exponent (0.5) bounds the curve."""
+    ladders = {c: [10, 20, 40, 80, 160] for c in ("best", "flat", "steep")}
+    archs = {c: c for c in ladders}
+
+    def judge(**rule):
+        j = Judge(ladders, archs, rule=Rule(**rule), metric_name="val_accuracy", ideal=1.0)
+        for n, m in zip(ladders["best"], (0.80, 0.82, 0.84, 0.85, 0.85)):
+            j.observe("best", n, m, 0.001)
+        return j
+
+    j = judge()
+    assert j.observe("flat", 10, 0.60, 0.01).go_on     # prior: 0.6 + 0.4 * (1 - 16 ** -0.5 + 0.02) > 0.85
+    assert j.observe("flat", 20, 0.61, 0.02).go_on
+    d = j.observe("flat", 40, 0.60, 0.04)
+    assert not d.go_on and "dominated by best" in d.reason
+    assert not judge(prior=0.0).observe("flat", 10, 0.60, 0.01).go_on   # no prior: the gains seen only
+    for model, goes_on in (("power", True), ("gains", False)):
+        j = judge(model=model)
+        first = [j.observe("steep", n, m, t).go_on for n, m, t in ((10, 0.50, 0.01), (20, 0.70, 0.02))]
+        assert all(first) or model == "gains"                         # (gains stops it at once)
+        assert j.observe("steep", 40, 0.80, 0.04).go_on == goes_on      # error 0.5, 0.3, 0.2
+
+
+def test_power_model_predicts_time_by_the_configurations_own_cost_exponent():
+    """The power model scales time by the configuration's own exponent between its last two
+    rungs (here 2: time x4 per doubling), not by its architecture's smallest (here 0)."""
+    ladders = {"a": [10, 20, 40, 80], "fast": [10], "b": [10, 20, 40, 80]}
+    archs = {"a": "x", "fast": "x", "b": "x"}
+    judge = Judge(ladders, archs, rule=Rule(margin=0.0, z=0.0), metric_name="val_accuracy", ideal=1.0)
+    for n in (10, 20, 40, 80):
+        judge.observe("a", n, 0.5, 1.0)                           # architecture x: time flat
+    judge.observe("fast", 10, 0.99, 0.5)
+    for n, t in ((10, 0.01), (20, 0.04)):
+        judge.observe("b", n, 0.9, t)
+    d = judge.observe("b", 40, 0.9, 0.16)                         # flat curve: at best 0.9 at 80
+    assert not d.go_on and "in at least 0.64 s" in d.reason
+
+
+def test_a_run_written_before_the_power_model_resumes_with_the_rule_it_ran_with(tmp_path):
+    """RUN/spec.yaml holds the whole pruning block; one without `model` was written by the
+    rule before #26 (now model: gains), so a resume replays that rule; a new one keeps its own."""
+    import yaml
+
+    from conftest import REPO
+    from sweep.rundir import RunDir
+    from sweep.runfiles import read_run_spec
+    from sweep.spec import load_space
+
+    space = load_space(REPO / "search_spaces" / "default.yaml").model_dump(mode="json")
+    dataset = yaml.safe_load((REPO / "datasets" / "digits.yaml").read_text())
+    for block, want in (({"policy": "pareto", "margin": 0.02, "min_results": 1, "curves": "ends"}, "gains"),
+                        (space["pruning"], "power")):
+        (tmp_path / "spec.yaml").write_text(yaml.safe_dump(
+            {"dataset": dataset, "search_space": {**space, "pruning": block}, "smoke": False, "repeats": 1,
+             "exhaustive": False}, sort_keys=False))
+        _, _, sp = read_run_spec(RunDir(tmp_path))
+        assert sp.pruning.model == want and sp.pruning.margin == 0.02

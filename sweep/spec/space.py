@@ -156,6 +156,15 @@ class Pruning(_Frozen):
                              "before a configuration may be stopped there")
     curves: Literal["ends", "full"] = Field(
         "ends", description="full: each architecture's best configuration so far goes on to the top rung")
+    model: Literal["power", "gains"] = Field(
+        "power", description="power: each configuration's own learning curve (a power law, its exponent "
+        "bounded above) bounds its gain; gains: only the largest gains seen (the rule before #26)")
+    z: float = Field(2.0, ge=0, le=10, description="standard errors added to a configuration's fitted "
+                     "power-law exponent (model: power)")
+    window: float = Field(8.0, gt=1, le=1e6, description="the curve is fitted to the configuration's "
+                          "results with n_train >= the current rung's / window (at least 3 of them)")
+    prior: float = Field(0.5, ge=0, le=10, description="the power-law exponent assumed before a "
+                         "configuration has 3 results in the window (model: power)")
 
 
 class SearchSpace(_Frozen):
