@@ -6,12 +6,12 @@ reach the frontier of (validation metric, training time) found so far:
 
 - its metric there is this rung's, moved towards the metric's best value (`ideal`: 1 for
   accuracy, 0 for rmse) by an optimistic share of that gap, plus `margin` (a further share).
-  With `model: power` (the default) the share is the larger of two bounds: the configuration's
+  With `model: power` the share is the larger of two bounds: the configuration's
   own curve (sweep.curves: a power law err ~ n ** -c fitted to its results with n >= n_now /
   `window`, c bounded above by the fitted slope plus `z` standard errors; with fewer than 3
   results there, c = `prior`), and the largest share
   closed between the same two sample sizes so far by configurations of its architecture,
-  else of any (when one was seen). With `model: gains` (the rule before #26) only the
+  else of any (when one was seen). With `model: gains` (the default, the rule before #26) only the
   latter, and no gain seen yet: it continues. For a metric without an ideal value: the
   largest gain seen plus `margin` times the metric's spread;
 - the time of a later rung is predicted from the configuration's own time at this rung,
@@ -53,7 +53,7 @@ class Rule:
                                # value; for a metric without one, a fraction of the metric's spread)
     min_results: int = 1       # gains seen at a rung pair before a configuration may stop there
     curves: str = "ends"       # "full": each architecture's best so far goes to the top rung
-    model: str = "power"       # "power": each configuration's own curve bounds its gain; "gains": the
+    model: str = "gains"       # "power": each configuration's own curve bounds its gain; "gains": the
                                # largest gains seen only (the rule before #26)
     z: float = 2.0             # standard errors added to the fitted power-law exponent (model: power)
     window: float = 8.0        # the fit uses the configuration's results with n >= n_now / window

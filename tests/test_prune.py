@@ -277,7 +277,7 @@ def test_power_model_stops_a_flat_curve_and_spares_a_steep_one():
     archs = {c: c for c in ladders}
 
     def judge(**rule):
-        j = Judge(ladders, archs, rule=Rule(**rule), metric_name="val_accuracy", ideal=1.0)
+        j = Judge(ladders, archs, rule=Rule(**{"model": "power", **rule}), metric_name="val_accuracy", ideal=1.0)
         for n, m in zip(ladders["best"], (0.80, 0.82, 0.84, 0.85, 0.85)):
             j.observe("best", n, m, 0.001)
         return j
@@ -300,7 +300,7 @@ def test_power_model_predicts_time_by_the_configurations_own_cost_exponent():
     rungs (here 2: time x4 per doubling), not by its architecture's smallest (here 0)."""
     ladders = {"a": [10, 20, 40, 80], "fast": [10], "b": [10, 20, 40, 80]}
     archs = {"a": "x", "fast": "x", "b": "x"}
-    judge = Judge(ladders, archs, rule=Rule(margin=0.0, z=0.0), metric_name="val_accuracy", ideal=1.0)
+    judge = Judge(ladders, archs, rule=Rule(margin=0.0, z=0.0, model="power"), metric_name="val_accuracy", ideal=1.0)
     for n in (10, 20, 40, 80):
         judge.observe("a", n, 0.5, 1.0)                           # architecture x: time flat
     judge.observe("fast", 10, 0.99, 0.5)
@@ -323,7 +323,7 @@ def test_a_run_written_before_the_power_model_resumes_with_the_rule_it_ran_with(
     space = load_space(REPO / "search_spaces" / "default.yaml").model_dump(mode="json")
     dataset = yaml.safe_load((REPO / "datasets" / "digits.yaml").read_text())
     for block, want in (({"policy": "pareto", "margin": 0.02, "min_results": 1, "curves": "ends"}, "gains"),
-                        (space["pruning"], "power")):
+                        ({**space["pruning"], "model": "power"}, "power")):
         (tmp_path / "spec.yaml").write_text(yaml.safe_dump(
             {"dataset": dataset, "search_space": {**space, "pruning": block}, "smoke": False, "repeats": 1,
              "exhaustive": False}, sort_keys=False))

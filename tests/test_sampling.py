@@ -48,7 +48,8 @@ def test_uniform_within_bounds_and_rounded(a, b, u):
     x = value(dist({"uniform": [lo, hi]}), u)
     assert isinstance(x, float) and lo <= x <= hi
     assert x == round_sig(x) or x in (lo, hi)  # rounded, or clipped onto a bound given in the spec
-    assert math.isclose(x, min(max(lo + u * (hi - lo), lo), hi), rel_tol=10.0 ** (1 - SIG_DIGITS), abs_tol=1e-300)
+    assert math.isclose(x, min(max(lo + u * (hi - lo), lo), hi), rel_tol=10.0 ** (1 - SIG_DIGITS),
+                        abs_tol=4 * sys.float_info.epsilon * max(abs(lo), abs(hi), 1e-300))  # lo + u (hi - lo) cancels near 0
 
 
 @given(st.floats(1e-12, 1e6), st.floats(1e-12, 1e6), UNIT)

@@ -157,7 +157,7 @@ class Pruning(_Frozen):
     curves: Literal["ends", "full"] = Field(
         "ends", description="full: each architecture's best configuration so far goes on to the top rung")
     model: Literal["power", "gains"] = Field(
-        "power", description="power: each configuration's own learning curve (a power law, its exponent "
+        "gains", description="power: each configuration's own learning curve (a power law, its exponent "
         "bounded above) bounds its gain; gains: only the largest gains seen (the rule before #26)")
     z: float = Field(2.0, ge=0, le=10, description="standard errors added to a configuration's fitted "
                      "power-law exponent (model: power)")
