@@ -292,9 +292,11 @@ def follow_job(c, job_id: str, out=sys.stdout, poll_s: float = 1.0) -> str:
             out.write(chunk)
             out.flush()
 
+    import aiohttp
+
     try:
         asyncio.run(_tail())
-    except Exception as exc:  # the stream broke: fall back to polling below
+    except (aiohttp.ClientError, OSError, RuntimeError, asyncio.TimeoutError) as exc:  # the stream broke: poll
         print(f"(log stream ended: {str(exc)[:200]}; polling the job's status)", file=sys.stderr)
     while True:
         status = str(c.get_job_status(job_id)).split(".")[-1]
@@ -306,7 +308,7 @@ def follow_job(c, job_id: str, out=sys.stdout, poll_s: float = 1.0) -> str:
 def last_lines(c, job_id: str, n: int = 20) -> list[str]:
     try:
         return c.get_job_logs(job_id).splitlines()[-n:]
-    except Exception:
+    except (RuntimeError, OSError):  # the job server's refusal (RuntimeError) or the connection's
         return []
 
 

@@ -246,7 +246,3 @@ class CostModel:
         """The spread of log(seconds) around `predict` for this configuration's architecture."""
         m = self.models.get(self.configs[config_id].architecture)
         return self.fallback_sigma if m is None else m.sigma
-
-    def seen(self, architecture: str) -> int:
-        m = self.models.get(architecture)
-        return 0 if m is None else m.n_obs

@@ -300,9 +300,6 @@ class Eta:
         w[self.ended] = 0.0
         return w
 
-    def remaining_work_s(self) -> float:
-        return float((self._weights() * self.pred).sum())
-
     def remaining_s(self, now: float, cores: int) -> float | None:
         """Seconds left to the run's exit, or None before any fit has arrived."""
         if self.t_first is None:

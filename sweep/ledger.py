@@ -173,12 +173,6 @@ def appender(path: str | Path) -> Appender:
     return _APPENDERS[key]
 
 
-def sync_all() -> None:
-    """fsync every ledger this process appended to (the end of a trial, before exiting)."""
-    for a in list(_APPENDERS.values()):
-        a.sync()
-
-
 def index(path: str | Path, config_ids=None) -> dict[str, dict[int, str]]:
     """config_id -> {rung: status} of what the ledger holds (ok wins over a failure), read
     once: what a trial skips. With `config_ids`, only those configurations."""

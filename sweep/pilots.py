@@ -99,7 +99,10 @@ def _pilot(todo: list[tuple[dict, list[int]]], data: dict, task: str) -> list[di
     order = models.nested_order(data["y_train"], cfg0["seed"])
     threads = max(1, int(cfg0.get("cpu", 1)))
     with threadpool_limits(limits=threads):  # as the trial's own fits are
-        fit_one(cfg0, data, order[:rungs0[0]], task, threads)
+        try:
+            fit_one(cfg0, data, order[:rungs0[0]], task, threads)
+        except Exception:  # the estimator's own error: run_rungs below records it per pair
+            pass
     sink = _Collect()
     node = ray.get_runtime_context().get_node_id()
     for cfg, rungs in todo:  # no time limit: its timer would end this task's process
@@ -121,11 +124,13 @@ def run(todo: list[tuple[dict, list[int]]], data_ref, task: str, ledger_path: st
         groups.setdefault(cfg["architecture"], []).append((cfg, rungs))
     refs = [fn.options(num_cpus=g[0][0]["cpu"], num_gpus=g[0][0]["gpu"], max_retries=0).remote(g, data_ref, task)
             for g in groups.values()]
+    died = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.OutOfMemoryError,
+            ray.exceptions.LocalRayletDiedError)  # a bug in the pilot code (RayTaskError) is raised
     out = []
     for ref, group in zip(refs, groups.values()):
         try:
             recs = ray.get(ref)
-        except Exception as exc:  # a pilot's process died: the model does without it
+        except died as exc:  # a pilot's process died: the model does without it
             print(f"warning: the pilot fits of {group[0][0]['architecture']} did not run "
                   f"({type(exc).__name__}); the cost model does without them", file=sys.stderr)
             continue

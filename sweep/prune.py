@@ -39,8 +39,6 @@ import pandas as pd
 from .curves import exponent_bound, share_bound
 from .metrics import IDEAL
 
-POLICIES = ("pareto", "none")
-MODELS = ("power", "gains")
 MAX_COST_EXPONENT = 2.0    # a configuration's own cost exponent is clipped to [0, this]
 
 
@@ -60,22 +58,17 @@ class Rule:
     prior: float = 0.5         # the exponent bound before 3 results in the window (model: power)
 
     def __post_init__(self):
-        if self.policy not in POLICIES:
-            raise ValueError(f"policy must be one of {', '.join(POLICIES)}, but got {self.policy!r}")
-        if not (isinstance(self.margin, (int, float)) and 0 <= self.margin <= 1):
-            raise ValueError(f"margin must be between 0 and 1 inclusive, but got {self.margin!r}")
-        if not (isinstance(self.min_results, int) and self.min_results >= 1):
-            raise ValueError(f"min_results must be a whole number >= 1, but got {self.min_results!r}")
-        if self.curves not in ("ends", "full"):
-            raise ValueError(f"curves must be one of ends, full, but got {self.curves!r}")
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}, but got {self.model!r}")
-        if not (isinstance(self.z, (int, float)) and 0 <= self.z <= 10):
-            raise ValueError(f"z must be between 0 and 10 inclusive, but got {self.z!r}")
-        if not (isinstance(self.window, (int, float)) and 1 < self.window <= 1e6):
-            raise ValueError(f"window must be above 1 (and at most 1e6), but got {self.window!r}")
-        if not (isinstance(self.prior, (int, float)) and 0 <= self.prior <= 10):
-            raise ValueError(f"prior must be between 0 and 10 inclusive, but got {self.prior!r}")
+        """Checked by the spec's own model (sweep.spec.space.Pruning), the one statement of
+        each parameter's bounds: a rule built in code is held to what a space file is."""
+        from pydantic import ValidationError
+
+        from .spec.space import Pruning
+
+        try:
+            Pruning.model_validate({f: getattr(self, f) for f in Pruning.model_fields}, strict=True)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ValueError(f"{err['loc'][0]}: {err['msg'][0].lower() + err['msg'][1:]}, but got {err['input']!r}") from None
 
 
 @dataclass
@@ -358,4 +351,4 @@ def compute_saved(trials: pd.DataFrame, stops: pd.DataFrame, ladder: list[int],
             "seconds_saved": seconds_saved, "seconds_exhaustive": spent + seconds_saved}
 
 
-__all__ = ["compute_saved", "replay", "Rule", "Judge", "Decision", "simulate", "halving", "POLICIES"]
+__all__ = ["compute_saved", "replay", "Rule", "Judge", "Decision", "simulate", "halving"]

@@ -41,9 +41,6 @@ class LocalSink:
     def append(self, rec: dict) -> None:
         ledger.appender(self.ledger_path).append(rec)
 
-    def recorded(self, config_id: str) -> dict[int, str]:
-        return recorded(self.ledger_path, config_id)
-
     def recorded_index(self, config_ids) -> dict[str, dict[int, str]]:
         return ledger.index(self.ledger_path, config_ids)
 
@@ -79,11 +76,6 @@ class RemoteSink:
 
         ray.get(self.recorder.append.remote(self.ledger_path, rec))  # written before reporting
 
-    def recorded(self, config_id: str) -> dict[int, str]:
-        import ray
-
-        return ray.get(self.recorder.recorded.remote(self.ledger_path, config_id))
-
     def recorded_index(self, config_ids) -> dict[str, dict[int, str]]:
         import ray
 
@@ -114,9 +106,6 @@ class Recorder:
     def append(self, ledger_path: str, rec: dict) -> bool:
         ledger.appender(ledger_path).append(rec)
         return True
-
-    def recorded(self, ledger_path: str, config_id: str) -> dict[int, str]:
-        return recorded(ledger_path, config_id)
 
     def recorded_index(self, ledger_path: str, config_ids: list[str]) -> dict[str, dict[int, str]]:
         return ledger.index(ledger_path, config_ids)
@@ -149,11 +138,6 @@ class Recorder:
             print(f"warning: TensorBoard events of {config_id} not written ({exc}); the ledger is unaffected",
                   file=sys.stderr)
             self.writers.pop(config_id, None)
-
-
-def recorded(ledger_path: str, config_id: str) -> dict[int, str]:
-    """rung -> status of a configuration's records in the ledger (ok wins over a failure)."""
-    return ledger.index(ledger_path, [config_id]).get(config_id, {})
 
 
 def start_recorder():

@@ -55,7 +55,7 @@ def test_an_architecture_never_observed_is_predicted_from_the_prior_scaled_by_th
     trees = _cfgs(TREE, "tree", {"max_depth": [3, 6]})
     observed = [{**_rec(c, 100), "train_time_s": 3 * prior_cost(c, 100)} for c in forests]
     model = CostModel.fit(forests + trees, observed)
-    assert model.seen("tree") == 0
+    assert "tree" not in model.models                       # never observed
     assert model.predict_fit(trees[0].config_id, 100) == pytest.approx(3 * prior_cost(trees[0], 100))
     assert model.sigma(trees[0].config_id) >= model.sigma(forests[0].config_id)
 

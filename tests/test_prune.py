@@ -30,14 +30,16 @@ def grid(n_configs=12, ladder=(50, 100, 200, 400), seed=0, archs=("a", "b", "c")
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"policy": "halving"}, r"policy must be one of pareto, none, but got 'halving'"),
-    ({"margin": 2.0}, r"margin must be between 0 and 1 inclusive, but got 2.0"),
-    ({"min_results": 0}, r"min_results must be a whole number >= 1, but got 0"),
-    ({"curves": "some"}, r"curves must be one of ends, full, but got 'some'"),
-    ({"model": "lcpfn"}, r"model must be one of power, gains, but got 'lcpfn'"),
-    ({"z": -1.0}, r"z must be between 0 and 10 inclusive, but got -1.0"),
-    ({"window": 1.0}, r"window must be above 1 \(and at most 1e6\), but got 1.0"),
-    ({"prior": -0.5}, r"prior must be between 0 and 10 inclusive, but got -0.5"),
+    ({"policy": "halving"}, r"policy: input should be 'pareto' or 'none', but got 'halving'"),
+    ({"margin": 2.0}, r"margin: input should be less than or equal to 1, but got 2.0"),
+    ({"min_results": 0}, r"min_results: input should be greater than or equal to 1, but got 0"),
+    ({"min_results": 2000}, r"min_results: input should be less than or equal to 1000, but got 2000"),
+    ({"min_results": "3"}, r"min_results: input should be a valid integer, but got '3'"),
+    ({"curves": "some"}, r"curves: input should be 'ends' or 'full', but got 'some'"),
+    ({"model": "lcpfn"}, r"model: input should be 'power' or 'gains', but got 'lcpfn'"),
+    ({"z": -1.0}, r"z: input should be greater than or equal to 0, but got -1.0"),
+    ({"window": 1.0}, r"window: input should be greater than 1, but got 1.0"),
+    ({"prior": -0.5}, r"prior: input should be greater than or equal to 0, but got -0.5"),
 ])
 def test_rule_parameters_are_checked(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -9,7 +9,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from sweep import ledger
-from sweep.recorder import LocalSink, Recorder, RemoteSink, recorded, sink_for
+from sweep.recorder import LocalSink, Recorder, RemoteSink, sink_for
+
+
+def recorded(path, config_id: str) -> dict[int, str]:
+    """rung -> status of one configuration, as a trial sees it (sweep.ledger.index)."""
+    return ledger.index(path, [config_id]).get(config_id, {})
 
 TAGS = ["val_accuracy", "train_time_s"]
 
@@ -49,8 +54,7 @@ def test_local_sink_appends_read_back_exactly(tmp_path):
     assert skipped == 0
     assert records == written                                   # every field, in order
     assert len(path.read_text().splitlines()) == 3              # one line per record
-    assert sink.recorded("a") == {10: "ok", 20: "failed"}
-    assert sink.recorded("b") == {10: "ok"}
+    assert sink.recorded_index(["a", "b"]) == {"a": {10: "ok", 20: "failed"}, "b": {10: "ok"}}
 
 
 def test_local_sink_writes_events_readable_by_tensorboard(tmp_path):
@@ -102,7 +106,7 @@ def test_local_sink_events_failure_is_not_fatal(tmp_path, capsys):
     sink.close(ok=True)                    # the write fails here: said once, never raised
     assert sink.writer is None
     sink.append(rec("cfg", 10))
-    assert sink.recorded("cfg") == {10: "ok"}             # the ledger is unaffected
+    assert sink.recorded_index(["cfg"]) == {"cfg": {10: "ok"}}             # the ledger is unaffected
     err = capsys.readouterr().err
     assert err.count("warning: TensorBoard events not written (") == 1
     assert "the ledger is unaffected" in err
@@ -119,9 +123,9 @@ def test_recorded_one_configuration_only(tmp_path):
     for r in (rec("a", 10), rec("b", 10), rec("a", 20, status="failed"), rec("b", 20, status="timed_out"),
               rec("a", 40, status="stopped", stopped_after=20, reason="dominated")):
         ledger.append(path, r)
-    assert recorded(str(path), "a") == {10: "ok", 20: "failed", 40: "stopped"}
-    assert recorded(str(path), "b") == {10: "ok", 20: "timed_out"}
-    assert recorded(str(path), "c") == {}
+    assert recorded(path, "a") == {10: "ok", 20: "failed", 40: "stopped"}
+    assert recorded(path, "b") == {10: "ok", 20: "timed_out"}
+    assert recorded(path, "c") == {}
 
 
 def test_recorded_ok_wins_over_failure_and_status_defaults_to_ok(tmp_path):
@@ -132,7 +136,7 @@ def test_recorded_ok_wins_over_failure_and_status_defaults_to_ok(tmp_path):
     ledger.append(path, rec("a", 20, status="failed"))
     ledger.append(path, rec("a", 20, status="timed_out"))    # neither ok: the last
     ledger.append(path, {"config_id": "a", "rung": 30})        # no status field: ok
-    assert recorded(str(path), "a") == {10: "ok", 20: "timed_out", 30: "ok"}
+    assert recorded(path, "a") == {10: "ok", 20: "timed_out", 30: "ok"}
 
 
 def test_recorded_ignores_a_torn_last_line(tmp_path):
@@ -141,15 +145,15 @@ def test_recorded_ignores_a_torn_last_line(tmp_path):
     whole = json.dumps(rec("a", 20))
     with open(path, "a") as fh:
         fh.write(whole[:-5])                                   # a crash mid-write
-    assert recorded(str(path), "a") == {10: "ok"}
+    assert recorded(path, "a") == {10: "ok"}
     # the torn record is not done even when only its newline is missing
     with open(path, "a") as fh:
         fh.write(whole[-5:])
-    assert recorded(str(path), "a") == {10: "ok"}
+    assert recorded(path, "a") == {10: "ok"}
 
 
 def test_recorded_of_a_missing_ledger_is_empty(tmp_path):
-    assert recorded(str(tmp_path / "ledger.jsonl"), "a") == {}
+    assert recorded(tmp_path / "ledger.jsonl", "a") == {}
 
 
 def test_sink_for_is_local_on_the_drivers_node(tmp_path):
@@ -180,7 +184,7 @@ def test_recorder_body_writes_the_same_files(tmp_path):
     assert r.close("x", ok=True) is True                        # closing twice is harmless
     assert r.writers == {}
     assert ledger.read(path) == ([rec("x", 10), rec("y", 10, status="failed")], 0)
-    assert r.recorded(path, "y") == {10: "failed"}
+    assert r.recorded_index(path, ["y"]) == {"y": {10: "failed"}}
     assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == ["x", "y"]
     x, y = events(tmp_path / "tb" / "x"), events(tmp_path / "tb" / "y")
     assert [(e.step, e.value) for e in x.Scalars("val_accuracy")] == [(10, 0.5)]

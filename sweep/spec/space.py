@@ -21,7 +21,7 @@ MAX_ROWS = 10**9              # a row count above this is a typo, not a sample s
 
 # Metric → True when larger is better (docs/design.md, metric directions).
 METRIC_MAXIMISE = MAXIMISE
-Metric = Literal["accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss", "r2", "rmse", "mae"]
+Metric = Literal[tuple(MAXIMISE)]  # stated once, in sweep.metrics
 CLASSIFICATION_METRICS = CLASSIFICATION
 REGRESSION_METRICS = REGRESSION
 
