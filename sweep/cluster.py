@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .compat import job_server_ray_version
 from .connect import enable_token_auth, is_loopback, probe, token_path
 from .errors import ClusterError, ConfigError
 
@@ -98,7 +99,7 @@ def client(address: str, insecure: bool = False, connect_timeout_s: float = DEFA
     except (ConnectionError, RuntimeError, OSError) as exc:
         raise ClusterError(f"cannot use the Job server at {url} ({str(exc).splitlines()[0][:200]}); "
                            "check that the address is the dashboard port (8265)") from None
-    version = c._server_ray_version or "0"
+    version = job_server_ray_version(c) or "0"
     if _version_tuple(version) < _version_tuple(MIN_RAY):
         raise ClusterError(f"the cluster at {url} runs Ray {version}, older than {MIN_RAY} (no token "
                            "authentication); upgrade it to the Ray pinned in pyproject.toml")

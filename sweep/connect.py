@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .compat import refresh_ray_auth_mode
 from .errors import ClusterError, ConfigError, printable
 
 
@@ -117,8 +118,7 @@ def enable_token_auth() -> bool:
         return False
     if mode != "token" and (token_path().is_file() or os.environ.get("RAY_AUTH_TOKEN")):
         os.environ["RAY_AUTH_MODE"] = "token"
-        from ray._raylet import Config
-        Config.initialize("")  # Ray's C++ side reads the mode once; refresh it (as ray.init does)
+        refresh_ray_auth_mode()  # Ray's C++ side reads the mode once
         return True
     return mode == "token"
 

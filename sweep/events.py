@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
+
+from .compat import flush_to_os
 
 SUMMARY_RUN = "summary"
 
@@ -23,15 +24,9 @@ def tensorboardx():
     (benchmarks/README.md has the start-up figures). sweep writes Python floats and numpy
     images only, so torch is hidden for that one import; a torch already imported (by the
     user's estimator, say) is left as it is, and later imports of torch work as usual."""
-    import importlib
+    from .compat import import_without_torch
 
-    if "tensorboardX" not in sys.modules and "torch" not in sys.modules:
-        sys.modules["torch"] = None  # `import torch` raises ImportError, which tensorboardX expects
-        try:
-            return importlib.import_module("tensorboardX")
-        finally:
-            del sys.modules["torch"]
-    return importlib.import_module("tensorboardX")
+    return import_without_torch("tensorboardX")
 
 
 def hparam_value(value: Any) -> str | float | bool:
@@ -116,7 +111,7 @@ class ConfigEvents:
         for data in self.held:
             self.records.write(data)
         self.held = []
-        self.records._writer.flush()  # to the OS (RecordWriter.flush would also fsync)
+        flush_to_os(self.records)  # to the OS (RecordWriter.flush would also fsync)
 
     def rung(self, step: int, values: dict[str, float], next_step: int | None = None) -> None:
         """The scalars of a finished rung; `next_step`, the configuration's next rung, lets a
@@ -202,7 +197,7 @@ class EtaEvents:
         if eta_s is not None and math.isfinite(eta_s):
             self.records.write(ConfigEvents._event(scalar("progress/eta_s", float(eta_s)), step))
         self.records.write(ConfigEvents._event(scalar("progress/fits_done", float(fits_done)), step))
-        self.records._writer.flush()
+        flush_to_os(self.records)
 
     def close(self) -> None:
         self.records.close()

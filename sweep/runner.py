@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import ledger
+from .compat import drop_tune_actor_env
 from .data import Prepared
 from .grid import Configuration
 from .metrics import Objective
@@ -186,9 +187,7 @@ def _plain_actor_env() -> None:
     `ray.init`: each actor then waits for a fresh Python process, where a prestarted worker
     would enter the trial sooner. The trial sets the same variable in its own process
     instead (sweep.trainable)."""
-    from ray.tune.execution import class_cache
-
-    getattr(class_cache, "DEFAULT_ENV_VARS", {}).pop("PL_DISABLE_FORK", None)
+    drop_tune_actor_env("PL_DISABLE_FORK")
 
 
 def _died() -> tuple[type, ...]:
