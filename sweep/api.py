@@ -25,7 +25,7 @@ from . import planning, runfiles, stages
 from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError, RunInterrupted, StorageError
 from .metrics import Objective
 from .provenance import manifest_for, write_specs
-from .rundir import COMPLETE, DATA_REPORT, FRONTIER, PLAN, SPEC, STOPPED, TRIALS, RunDir
+from .rundir import COMPLETE, DATA_REPORT, FRONTIER, MANIFEST, PLAN, SPEC, STOPPED, TRIALS, RunDir
 
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES}
 
@@ -256,7 +256,7 @@ def _record_failure(run: RunDir, manifest: dict, storage: str | None, echo) -> N
 def load(run_dir: str | Path) -> SweepResult:
     """The result of a finished run, read from its directory (no Ray needed)."""
     run = RunDir(Path(run_dir))
-    if not (run / "manifest.json").exists():
+    if not (run / MANIFEST).exists():
         raise ConfigError(f"{run.path}: no manifest.json, so not a sweep run directory; give the folder "
                           "that `sweep run` printed")
     manifest = run.read_manifest()

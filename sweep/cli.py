@@ -10,6 +10,7 @@ from .cliargs import (Parser, add_cluster_flags, add_connect_timeout, add_debug,
                       duration, positive_float, positive_int)
 from .cliprint import print_drift, print_result, print_stops
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, SweepError, printable
+from .rundir import TENSORBOARD
 
 
 def process_started_at() -> float:
@@ -282,7 +283,7 @@ def _cmd_tensorboard(args) -> int:
 
     from .errors import ConfigError
 
-    logdir = Path(args.run_dir) / "tensorboard"
+    logdir = Path(args.run_dir) / TENSORBOARD
     if not logdir.is_dir():
         raise ConfigError(f"{args.run_dir}: no tensorboard/ folder, so not a sweep run directory; "
                           "give the folder that `sweep run` printed")

@@ -32,6 +32,10 @@ DATA_REPORT = "data_report.json"
 QUARANTINE = "quarantine"
 TENSORBOARD = "tensorboard"
 FRONTIER = "frontier.csv"
+REPORT = "report.html"
+PARETO_PNG = "pareto.png"
+CURVES_PNG = "learning_curves.png"
+TEST_SCORES = "test_scores.jsonl"
 COMPLETE = "complete"
 
 

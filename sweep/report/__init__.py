@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import dominance, pareto
 from ..metrics import Objective
-from ..rundir import SKIPPED, STOPPED
+from ..rundir import CURVES_PNG, FRONTIER, PARETO_PNG, REPORT, SKIPPED, STOPPED
 from ..rundir import atomic_write as _atomic
 from ..drift import DRIFT_FILE
 from . import drift as drift_report
@@ -73,20 +73,20 @@ def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, objec
                  data_report: dict, manifest: dict, summary: list[str]) -> Path:
     """frontier.csv, pareto.png, learning_curves.png, report.html (each written atomically)."""
     metric, time_axis, maximise = objective.metric, objective.time_axis, objective.maximise
-    _atomic(run_dir / "frontier.csv", lambda p: front.to_csv(p, index=False))
+    _atomic(run_dir / FRONTIER, lambda p: front.to_csv(p, index=False))
     points = separability(trials, front, metric, time_axis, maximise)
     _atomic(run_dir / "points.csv", lambda p: points.to_csv(p, index=False))
     if points["not_separable"].any():
         summary = summary + [f"{int(points['not_separable'].sum())} point(s) off the frontier are not "
                              "separable from it (within the 95% intervals): see points.csv"]
     ok = trials[trials["status"] == "ok"] if not trials.empty else trials
-    _atomic(run_dir / "pareto.png", lambda p: pareto_png(ok, front, metric, time_axis, maximise, p))
+    _atomic(run_dir / PARETO_PNG, lambda p: pareto_png(ok, front, metric, time_axis, maximise, p))
     col = f"val_{metric}"
     curves = pareto.learning_curves(ok, col, time_axis, maximise) if not ok.empty else None
     slopes = pareto.cost_slopes(ok, time_axis) if not ok.empty else None
     top = int(ok["n_train"].max()) if not ok.empty else None
     if curves is not None:
-        _atomic(run_dir / "learning_curves.png",
+        _atomic(run_dir / CURVES_PNG,
                 lambda p: learning_curves_png(curves, slopes, metric, time_axis, p, top))
     rows = frontier_rows(front, metric, time_axis)
     figures = [("pareto", pareto_figure(ok, front, metric, time_axis, maximise,
@@ -112,8 +112,8 @@ def write_report(run_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, objec
     text = html_report.render(run_dir, f"sweep report — {manifest.get('run_name', run_dir.name)}",
                               rows, trials, data_report, manifest, summary, figures, plotly_js(), drift_html,
                               stopped_rows, skipped_rows)
-    _atomic(run_dir / "report.html", lambda p: p.write_text(text, encoding="utf-8"))
-    return run_dir / "report.html"
+    _atomic(run_dir / REPORT, lambda p: p.write_text(text, encoding="utf-8"))
+    return run_dir / REPORT
 
 
 def drift_advice(run_dir: Path, front: pd.DataFrame, objective: Objective) -> str | None:

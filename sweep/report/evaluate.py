@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from .. import drift, ledger, metrics, models
+from ..rundir import TEST_SCORES
 
-TEST_LOG = "test_scores.jsonl"
+TEST_LOG = TEST_SCORES
 
 
 def score_frontier(front: pd.DataFrame, configs: dict[str, dict], X_train: np.ndarray,

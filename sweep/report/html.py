@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..rundir import CURVES_PNG, PARETO_PNG
+
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.5rem}
@@ -97,10 +99,10 @@ def render(run_dir: Path, title: str, frontier_rows: list[dict], trials: pd.Data
         "Only these points were scored on the test split, once each; the knee is marked *.</p>",
         _table(frontier_rows),
         *(embed(div, fig) for div, fig in (figures or []) if div == "pareto"),
-        "<details><summary>Static image</summary>", _img(run_dir / "pareto.png"), "</details>",
+        "<details><summary>Static image</summary>", _img(run_dir / PARETO_PNG), "</details>",
         "<h2>Learning and cost curves</h2>",
         *(embed(div, fig) for div, fig in (figures or []) if div in ("learning", "cost")),
-        "<details><summary>Static image</summary>", _img(run_dir / "learning_curves.png"), "</details>",
+        "<details><summary>Static image</summary>", _img(run_dir / CURVES_PNG), "</details>",
         "<h2>Hypervolume against compute</h2>",
         *(embed(div, fig) for div, fig in (figures or []) if div == "hypervolume"),
         drift_html,

@@ -10,7 +10,7 @@ import pandas as pd
 from ..drift import DRIFT_FILE
 from ..events import write_summary
 from ..metrics import Objective
-from ..rundir import RunDir
+from ..rundir import PARETO_PNG, RunDir
 from . import drift_advice
 from .tables import frontier_rows, markdown_table
 
@@ -27,4 +27,4 @@ def tensorboard_summary(run: RunDir, front: pd.DataFrame, objective: Objective) 
             if c["comparison"] == "consecutive" and c["psi"] is not None:
                 psi.setdefault(c["column"], []).append((c["cur"], c["psi"]))
     write_summary(run.tensorboard, markdown_table(frontier_rows(front, objective.metric, objective.time_axis)),
-                  run / "pareto.png", text, psi)
+                  run / PARETO_PNG, text, psi)
