@@ -7,7 +7,7 @@ import sys
 import traceback
 
 from .cliargs import (Parser, add_cluster_flags, add_connect_timeout, add_debug, add_insecure, add_num_cpus,
-                      duration, positive_float, positive_int)
+                      duration, positive_int)
 from .cliprint import print_drift, print_result, print_stops
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, SweepError, printable
 from .rundir import TENSORBOARD
@@ -153,8 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rebuild a finished run's report (no Ray needed)")
     rep.add_argument("run_dir", help="the run directory")
-    rep.add_argument("--budget", type=positive_float, metavar="SECONDS",
-                     help="print the best configuration whose training time is within SECONDS")
+    rep.add_argument("--budget", type=duration("--budget"), metavar="DURATION",
+                     help="print the best configuration whose training time is within DURATION "
+                     "(seconds: 1, 0.05; or 2m), a duration as `plan --budget` takes")
     add_debug(rep)
     rep.set_defaults(func=_cmd_report)
     return p

@@ -35,11 +35,20 @@ def positive_float(text: str) -> float:
 
 
 def duration(flag: str):
-    """argparse type for `flag`: a duration (90, 15m, 2h) in seconds; a bad one is one line, exit 2."""
+    """argparse type for `flag`: a duration in seconds, written as any positive number (90,
+    0.25, 1e-3) or with units (15m, 2h, 1h30m); a bad one is one line, exit 2."""
     def parse(text: str) -> float:
+        import math
+
         from .durations import parse_duration
         from .errors import ConfigError
 
+        try:
+            v = float(text)
+            if math.isfinite(v) and v > 0:
+                return v
+        except ValueError:
+            pass
         try:
             return parse_duration(text, "")
         except ConfigError as exc:

@@ -53,7 +53,7 @@ def collect_skipped(run_dir: Path) -> pd.DataFrame:
     records, _ = ledger.read(run_dir / LEDGER)
     rows = [{"config_id": r["config_id"], "group_id": r.get("group_id"), "architecture": r.get("architecture"),
              "rung": int(r["rung"]), "n_train": int(r["rung"]), "params_json": json.dumps(r.get("params", {}), sort_keys=True)}
-            for r in ledger.skipped(records).values()]
+            for r in ledger.budget_skipped(records).values()]
     return pd.DataFrame(rows, columns=SKIPPED_COLUMNS).sort_values(["config_id", "rung"], ignore_index=True)
 
 

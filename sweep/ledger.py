@@ -186,7 +186,8 @@ def index(path: str | Path, config_ids=None) -> dict[str, dict[int, str]]:
 
 
 def read(path: str | Path) -> tuple[list[dict], int]:
-    """All whole records, and the number of torn/unreadable lines skipped."""
+    """All whole records, and the number of torn or unreadable lines passed over (not the
+    budget-skipped pairs: those are `budget_skipped`)."""
     p = Path(path)
     if not p.exists():
         return [], 0
@@ -247,7 +248,7 @@ def seal(path: str | Path) -> bool:
 
 
 
-def skipped(records: Iterable[dict]) -> dict[tuple[str, int], dict]:
+def budget_skipped(records: Iterable[dict]) -> dict[tuple[str, int], dict]:
     """The pairs whose last word is `skipped_budget` (not fitted, stopped or failed since)."""
     records = list(records)
     done = latest(records)

@@ -225,7 +225,7 @@ def _record_dead_trials(grid, plan: dict, ledger_path: str) -> None:
         return
     records, _ = ledger.read(ledger_path)
     latest = ledger.latest(records)
-    skipped = ledger.skipped(records)
+    skipped = ledger.budget_skipped(records)
     for key, err in errors:
         for item in plan.get(key, []):
             cfg = item["config"]
@@ -252,7 +252,7 @@ def missing_pairs(run_dir: Path, configs: list[Configuration], rungs: list[int],
     # a --time-budget's skips, written by this attempt (from `skipped_since`, epoch seconds):
     # not started on purpose; an earlier budget's are still to fit
     skipped = {} if skipped_since is None else \
-        {k for k, r in ledger.skipped(records).items() if float(r.get("finished_at_s", 0)) >= skipped_since}
+        {k for k, r in ledger.budget_skipped(records).items() if float(r.get("finished_at_s", 0)) >= skipped_since}
     failed = {cid for (cid, _), r in latest.items() if r.get("status") != "ok"}
     return [(c.config_id, n) for c in configs for n in rungs
             if (c.config_id, n) not in latest and (c.config_id, n) not in skipped and c.config_id not in failed]

@@ -160,11 +160,11 @@ def test_a_budget_past_its_deadline_starts_no_rung_and_records_each_as_skipped(t
     assert out == []
     recs, _ = ledger.read(path)
     assert [(r["rung"], r["status"]) for r in recs] == [(100, "skipped_budget"), (400, "skipped_budget")]
-    assert ledger.latest(recs) == {} and set(ledger.skipped(recs)) == {(cfg["config_id"], 100), (cfg["config_id"], 400)}
+    assert ledger.latest(recs) == {} and set(ledger.budget_skipped(recs)) == {(cfg["config_id"], 100), (cfg["config_id"], 400)}
     # a rung that fits before the deadline runs; once it is fitted, it is no longer skipped
     out = run_rungs(cfg, data, [100], "classification", str(path), None, budget=Budget(time.time() + 60))
     recs, _ = ledger.read(path)
-    assert [r["status"] for r in out] == ["ok"] and set(ledger.skipped(recs)) == {(cfg["config_id"], 400)}
+    assert [r["status"] for r in out] == ["ok"] and set(ledger.budget_skipped(recs)) == {(cfg["config_id"], 400)}
 
 
 def test_a_budget_scales_predictions_by_what_the_trial_has_seen():
