@@ -24,6 +24,7 @@ import pandas as pd
 from . import planning, runfiles, stages
 from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError, RunInterrupted, StorageError
 from .metrics import Objective
+from .options import Options
 from .provenance import manifest_for, write_specs
 from .rundir import COMPLETE, DATA_REPORT, FRONTIER, MANIFEST, PLAN, SPEC, STOPPED, TRIALS, RunDir
 
@@ -52,80 +53,54 @@ class SweepResult:
         return k.iloc[0] if len(k) else None
 
 
-def run(space: str | Path | None = None, dataset: str | Path | None = None, out: str | Path | None = None,
-        address: str | None = None, max_concurrent: int | None = None, smoke: bool = False,
-        repeats: int | None = None, num_cpus: int | None = None, progress_stream=None,
-        echo=print, argv: list[str] | None = None, storage: str | None = None,
-        connect_timeout_s: float = 30.0, exhaustive: bool = False, time_budget_s: float | None = None,
-        plan: str | Path | None = None, started_at: float | None = None, insecure: bool = False) -> SweepResult:
+def run(space: str | Path | None = None, dataset: str | Path | None = None, out: str | Path | None = None, *,
+        smoke: bool = False, repeats: int | None = None, exhaustive: bool = False,
+        plan: str | Path | None = None, **options) -> SweepResult:
     """Run a new sweep end to end and return its result (see the module docstring).
 
-    `address` connects to an existing Ray cluster; `storage` (a URI) receives a copy of the
-    run directory when the run ends (sweep.storage); `exhaustive` fits every pair whatever
-    the space's `pruning:` says. `time_budget_s`: the whole run, from `started_at` (epoch
-    seconds; default now) to its end, within that many seconds (stages.budget). `plan`: a
-    `sweep plan` directory whose pilot fits the run keeps (as does `out` naming one)."""
-    started_at = time.time() if started_at is None else started_at
-    _check_options(max_concurrent, time_budget_s, address, insecure)
+    `exhaustive` fits every pair whatever the space's `pruning:` says. `plan`: a `sweep plan`
+    directory whose pilot fits the run keeps (as does `out` naming one). `options`:
+    sweep.options.Options's fields — `address` (an existing Ray cluster), `num_cpus`,
+    `max_concurrent`, `storage` (a URI that receives a copy of the run directory,
+    sweep.storage), `time_budget_s` (the whole run, from `started_at`, within that many
+    seconds: stages.budget), `connect_timeout_s`, `insecure`, `argv`, `echo`, `progress_stream`."""
+    o = Options(**options)
     plan_dir = _plan_dir(plan) if plan is not None else None
-    s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=echo)
-    _check_storage(storage)
+    s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=o.echo)
+    _check_storage(o.storage)
     run_dir = RunDir.new(out, s.run_name)
     if plan_dir is None and run_dir.has(PLAN):
         plan_dir = run_dir.path
-    return _execute(s, run_dir, None, None, address=address, max_concurrent=max_concurrent, num_cpus=num_cpus,
-                    progress_stream=progress_stream, echo=echo, argv=argv, storage=storage,
-                    connect_timeout_s=connect_timeout_s, time_budget_s=time_budget_s, started_at=started_at,
-                    plan_dir=plan_dir)
+    return _execute(s, run_dir, None, None, o, plan_dir=plan_dir)
 
 
-def resume(run_dir: str | Path, address: str | None = None, max_concurrent: int | None = None,
-           num_cpus: int | None = None, progress_stream=None, echo=print, argv: list[str] | None = None,
-           storage: str | None = None, connect_timeout_s: float = 30.0, time_budget_s: float | None = None,
-           started_at: float | None = None, insecure: bool = False) -> SweepResult:
+def resume(run_dir: str | Path, **options) -> SweepResult:
     """Continue a run whose driver died or was stopped: every (config_id, rung) in its ledger
     is kept and not recomputed; the rest runs (specs from RUN/spec.yaml, data checked
     against the run's fingerprint, fitting every pair or not as the run was started). Pairs
-    an earlier --time-budget left unstarted run too, within `time_budget_s` when given."""
-    started_at = time.time() if started_at is None else started_at
-    _check_options(max_concurrent, time_budget_s, address, insecure)
+    an earlier --time-budget left unstarted run too, within `time_budget_s` when given.
+    `options`: sweep.options.Options's fields, as `run` takes them."""
+    o = Options(**options)
     run, previous = RunDir.existing(run_dir, "sweep resume")
-    s = stages.specs_of_run(run, previous, echo=echo)
-    _check_storage(storage)
-    return _execute(s, run, previous, "resume", address=address, max_concurrent=max_concurrent,
-                    num_cpus=num_cpus, progress_stream=progress_stream, echo=echo, argv=argv,
-                    storage=storage, connect_timeout_s=connect_timeout_s, time_budget_s=time_budget_s,
-                    started_at=started_at)
+    s = stages.specs_of_run(run, previous, echo=o.echo)
+    _check_storage(o.storage)
+    return _execute(s, run, previous, "resume", o)
 
 
-def extend(run_dir: str | Path, space: str | Path | None = None, dataset: str | Path | None = None,
-           address: str | None = None, max_concurrent: int | None = None, smoke: bool = False,
-           repeats: int | None = None, num_cpus: int | None = None, progress_stream=None,
-           echo=print, argv: list[str] | None = None, storage: str | None = None,
-           connect_timeout_s: float = 30.0, exhaustive: bool = False, insecure: bool = False) -> SweepResult:
+def extend(run_dir: str | Path, space: str | Path | None = None, dataset: str | Path | None = None, *,
+           smoke: bool = False, repeats: int | None = None, exhaustive: bool = False, **options) -> SweepResult:
     """Grow a finished run: `space` gained architectures, values, sample sizes or a random
     search's draws (a larger search.n keeps the first draws); only the
     (config_id, rung) pairs the run's ledger lacks run, and the frontier is rebuilt over all
-    of them (an adaptive space judges the new configurations against every record)."""
-    _check_options(max_concurrent, None, address, insecure)
-    s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=echo)
+    of them (an adaptive space judges the new configurations against every record).
+    `options`: sweep.options.Options's fields, as `run` takes them, but no time budget."""
+    o = Options(**options)
+    o.refuse("--extend", time_budget_s="extend the run, then `sweep resume RUN --time-budget D` if it "
+             "must fit in a budget")
+    s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=o.echo)
     run, previous = RunDir.existing(run_dir, "--extend")
-    _check_storage(storage)
-    return _execute(s, run, previous, "extend", address=address, max_concurrent=max_concurrent,
-                    num_cpus=num_cpus, progress_stream=progress_stream, echo=echo, argv=argv,
-                    storage=storage, connect_timeout_s=connect_timeout_s)
-
-
-def _check_options(max_concurrent: int | None, time_budget_s: float | None, address: str | None,
-                   insecure: bool) -> None:
-    """The options' own checks, before the specs (nothing is created here)."""
-    from .connect import check_transport
-
-    if time_budget_s is not None and not time_budget_s > 0:
-        raise ConfigError(f"--time-budget must be a positive duration, but got {time_budget_s!r} s")
-    if max_concurrent is not None and max_concurrent < 1:
-        raise ConfigError(f"--max-concurrent must be >= 1, but got {max_concurrent}")
-    check_transport(address, insecure)
+    _check_storage(o.storage)
+    return _execute(s, run, previous, "extend", o)
 
 
 def _check_storage(storage: str | None) -> None:
@@ -136,10 +111,7 @@ def _check_storage(storage: str | None) -> None:
         store.check(storage)
 
 
-def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | None, *,
-             address: str | None, max_concurrent: int | None, num_cpus: int | None, progress_stream,
-             echo, argv: list[str] | None, storage: str | None, connect_timeout_s: float,
-             time_budget_s: float | None = None, started_at: float | None = None,
+def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | None, o: Options,
              plan_dir: Path | None = None) -> SweepResult:
     """The stages after specs, and what a run leaves when one of them fails:
     - before any trial, a new run leaves nothing, and a resumed or extended run its files as
@@ -149,30 +121,30 @@ def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | 
     in_plan = run.has(PLAN)  # a run started in a `sweep plan` directory: on failure, left a plan
     entries = run.entries()
     made = run.make()
-    manifest = manifest_for(s, run, argv=argv, address=address, storage=storage,
+    manifest = manifest_for(s, run, argv=o.argv, address=o.address, storage=o.storage,
                             previous=previous, action=action)
     before = run.snapshot() if previous is not None or in_plan else {}
     trials_started = False
     try:
         write_specs(s, run, manifest)
-        conn = stages.connect(address, num_cpus, connect_timeout_s)
+        conn = stages.connect(o.address, o.num_cpus, o.connect_timeout_s)
         manifest["ray_start_s"] = round(conn.seconds, 3)
         try:
-            d = stages.data(s, run, manifest, previous, echo)
+            d = stages.data(s, run, manifest, previous, o.echo)
             if plan_dir is not None:
-                planning.adopt_plan(plan_dir, run, s, d, echo)
+                planning.adopt_plan(plan_dir, run, s, d, o.echo)
             b = None
-            if time_budget_s is not None:
-                b = stages.budget(s, d, run, manifest, time_budget_s, started_at or time.time(), echo)
+            if o.time_budget_s is not None:
+                b = stages.budget(s, d, run, manifest, o.time_budget_s, o.started_at, o.echo)
             trials_started = True
-            stages.trials(s, d, run, manifest, max_concurrent=max_concurrent,
-                          progress_stream=progress_stream, echo=echo, budget=b)
+            stages.trials(s, d, run, manifest, max_concurrent=o.max_concurrent,
+                          progress_stream=o.progress_stream, echo=o.echo, budget=b)
             t0 = time.perf_counter()
             r = stages.results(s, d, run)
             manifest["results_s"] = round(time.perf_counter() - t0, 3)
         finally:
             conn.close()
-        stages.report(s, d, r, run, manifest, storage=storage, echo=echo)
+        stages.report(s, d, r, run, manifest, storage=o.storage, echo=o.echo)
     except BaseException as exc:
         if not trials_started and previous is None and not in_plan:
             run.remove_created(made, entries)  # nothing ran: leave no half-made run, touch nothing else
@@ -181,7 +153,7 @@ def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | 
         else:
             manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             manifest["error"] = f"{type(exc).__name__}: {exc}"[:500]
-            _record_failure(run, manifest, storage, echo)
+            _record_failure(run, manifest, o.storage, o.echo)
         if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, RunInterrupted):
             raise RunInterrupted(run.path) from None
         if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
@@ -199,35 +171,33 @@ def _plan_dir(plan: str | Path) -> Path:
     return p.resolve()
 
 
-def plan(space: str | Path | None = None, dataset: str | Path | None = None, out: str | Path | None = None,
-         cores: int | None = None, address: str | None = None, num_cpus: int | None = None,
-         budget_s: float | None = None, smoke: bool = False, repeats: int | None = None,
-         exhaustive: bool = False, echo=print, connect_timeout_s: float = 30.0,
-         started_at: float | None = None, insecure: bool = False) -> dict:
+def plan(space: str | Path | None = None, dataset: str | Path | None = None, out: str | Path | None = None, *,
+         cores: int | None = None, budget_s: float | None = None, smoke: bool = False,
+         repeats: int | None = None, exhaustive: bool = False, **options) -> dict:
     """`sweep plan`: the data stage, pilot fits, the cost model and the predicted wall of the
     whole `sweep run` on `cores` (default: the local Ray's or the cluster's CPUs), exhaustive
     and adaptive, with an 80% interval; with `budget_s`, what fits in it. Writes
     OUT/plan.json and the pilots' records (OUT/ledger.jsonl): `sweep run --out OUT` or
-    `--plan OUT` keeps them. Returns the plan (sweep.forecast.predict's keys and more)."""
-    started_at = time.time() if started_at is None else started_at
+    `--plan OUT` keeps them. Returns the plan (sweep.forecast.predict's keys and more).
+    `options`: sweep.options.Options's fields that connect (`address`, `num_cpus`,
+    `connect_timeout_s`, `insecure`), `started_at` and `echo`."""
+    o = Options(**options)
+    o.refuse("sweep plan", time_budget_s="give the budget to plan as budget_s (--budget)",
+             storage="a plan is not copied; give --storage to the run")
     if budget_s is not None and not budget_s > 0:
         raise ConfigError(f"--budget must be a positive duration, but got {budget_s!r} s")
-    from .connect import check_transport
-
-    check_transport(address, insecure)
     if out is not None and Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())):
         raise ConfigError(f"--out {out}: already holds files (a plan or a run); choose a new directory")
-    s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=echo)
+    s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=o.echo)
     run = RunDir.new(out, s.run_name + "-plan")
     entries = run.entries()
     made = run.make()
     try:
-        result = planning.plan(s, run, address=address, num_cpus=num_cpus, cores=cores, budget_s=budget_s,
-                               connect_timeout_s=connect_timeout_s, started_at=started_at, echo=echo)
+        result = planning.plan(s, run, o, cores=cores, budget_s=budget_s)
     except BaseException:
         run.remove_created(made, entries)  # no half-made plan; nothing this process did not make
         raise
-    result["plan_s"] = round(time.time() - started_at, 3)
+    result["plan_s"] = round(time.time() - o.started_at, 3)
     result["plan_dir"] = str(run.path)
     run.write_json(PLAN, result)
     return result

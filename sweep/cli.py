@@ -183,7 +183,7 @@ def _cmd_run(args) -> int:
                               "`sweep resume RUN --time-budget D` if it must fit in a budget")
         return print_result(api.extend(args.out, args.space, **options))
     return print_result(api.run(args.space, out=args.out, time_budget_s=args.time_budget, plan=args.plan,
-                                 started_at=process_started_at(), **options))
+                                started_at=process_started_at(), **options))
 
 
 def _cmd_resume(args) -> int:

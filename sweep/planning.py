@@ -9,6 +9,7 @@ import json
 import time
 from pathlib import Path
 
+from .options import Options
 from .rundir import RunDir
 from .stages import Data, Specs, connect, data
 
@@ -47,8 +48,7 @@ def adopt_plan(plan_dir: Path, run: RunDir, s: Specs, d: Data, echo=print) -> No
             if len(keep) < len(records) else ""))
 
 
-def plan(s: Specs, run: RunDir, *, address: str | None, num_cpus: int | None, cores: int | None,
-         budget_s: float | None, connect_timeout_s: float, started_at: float, echo=print) -> dict:
+def plan(s: Specs, run: RunDir, o: Options, *, cores: int | None, budget_s: float | None) -> dict:
     """`sweep plan`'s stages: connect, data (into the plan's directory), pilots, the cost model
     and the forecast (sweep.forecast) on `cores` (default: the cluster's CPUs)."""
     import ray
@@ -57,10 +57,11 @@ def plan(s: Specs, run: RunDir, *, address: str | None, num_cpus: int | None, co
     from .cost import CostModel
     from .rundir import LEDGER
 
-    conn = connect(address, num_cpus, connect_timeout_s)
+    echo = o.echo
+    conn = connect(o.address, o.num_cpus, o.connect_timeout_s)
     try:
         d = data(s, run, {}, None, echo)
-        fixed = time.time() - started_at  # the run's own start-up and data stage, as measured here
+        fixed = time.time() - o.started_at  # the run's own start-up and data stage, as measured here
         p = pilots.pilot(s.configs, d.rungs, d.prepared, s.dataset.task, run / LEDGER, s.configuration_dict, echo)
         cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
     finally:

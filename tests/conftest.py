@@ -67,6 +67,18 @@ def digits_spec(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, digits_spec):
+    """`sweep run --smoke --exhaustive` on the temporary digits spec, in a process of its own,
+    once per test session: (run directory, CompletedProcess). Its readers only read it
+    (a test that changes a run copies it first)."""
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    proc = run_cli("run", "--smoke", "--exhaustive", "--num-cpus", "2", "--dataset", str(digits_spec),
+                   "--out", str(out), timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return out, proc
+
+
 @pytest.fixture()
 def space_file(tmp_path, digits_spec):
     """Write a search space (a dict) to a file that points at the temporary digits spec."""

@@ -31,15 +31,6 @@ def brute_frontier(df, metric="val_accuracy", time="train_time_s"):
     return keep
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, digits_spec):
-    out = tmp_path_factory.mktemp("smoke") / "run"
-    proc = run_cli("run", "--smoke", "--exhaustive", "--dataset", str(digits_spec), "--out", str(out),
-                   timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out, proc
-
-
 def test_smoke_run_writes_the_run_directory(smoke_run):
     out, proc = smoke_run
     for f in RUN_FILES:
@@ -201,9 +192,18 @@ def test_report_budget_query_matches_a_scan(smoke_run):
     assert low.returncode == 2 and "is below the fastest point" in low.stderr and "Traceback" not in low.stderr
 
 
-def test_repeats_give_intervals_knee_and_budget(tmp_path, ray_session, digits_spec):
-    res = sweep.run(smoke=True, repeats=2, exhaustive=True, dataset=digits_spec, out=tmp_path / "rep",
-                    progress_stream=open("/dev/null", "w"), echo=lambda *a: None)
+@pytest.fixture(scope="module")
+def repeats_run(tmp_path_factory, digits_spec):
+    """`sweep run --smoke --repeats 2 --exhaustive`, once for the two tests that read it."""
+    out = tmp_path_factory.mktemp("repeats") / "run"
+    proc = run_cli("run", "--smoke", "--repeats", "2", "--exhaustive", "--num-cpus", "2", "--dataset",
+                   str(digits_spec), "--out", str(out), timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out, proc
+
+
+def test_repeats_give_intervals_knee_and_budget(repeats_run):
+    res = sweep.load(repeats_run[0])
     front = res.frontier
     assert (front["n_seeds"] == 2).all()
     assert "val_accuracy_ci" in front and "train_time_s_ci" in front
@@ -228,13 +228,10 @@ def test_repeats_give_intervals_knee_and_budget(tmp_path, ray_session, digits_sp
     assert "*" in proc.stdout                      # the knee is marked in the printed frontier
 
 
-def test_sweep_with_repeats_and_budget_one_second(tmp_path, digits_spec):
+def test_sweep_with_repeats_and_budget_one_second(repeats_run):
     """The reporter's acceptance check, `--repeats 2` then `--budget 1`, on the smoke grid (the
     default grid's 336 fits checked nothing more)."""
-    out = tmp_path / "repeats"
-    proc = run_cli("run", "--smoke", "--repeats", "2", "--exhaustive", "--dataset", str(digits_spec),
-                   "--out", str(out), timeout=900)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    out, proc = repeats_run
     table = proc.stdout.split("Pareto frontier", 1)[1]
     assert "\n*" in table and " ± " in table                # the knee is printed; points carry intervals
     front = pd.read_csv(out / "frontier.csv", dtype={"config_id": str})

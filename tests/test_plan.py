@@ -15,7 +15,9 @@ SPACE = "search_spaces/default.yaml"
 KEYS = {"cores", "pairs", "predicted_wall_s", "predicted_wall_adaptive_s", "interval80_s", "pilot_s"}
 
 
-def test_plan_json_then_a_run_in_its_directory_keeps_the_pilot_fits(tmp_path):
+def test_plan_json_then_runs_keep_its_pilot_fits(tmp_path):
+    """One plan, then two runs that keep its pilot fits: one with `--plan` (a copy of the
+    pilots), one in the plan's own directory."""
     out = tmp_path / "plan"
     r = run_cli("plan", SPACE, "--smoke", "--json", "--num-cpus", "2", "--budget", "2m", "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
@@ -30,6 +32,13 @@ def test_plan_json_then_a_run_in_its_directory_keeps_the_pilot_fits(tmp_path):
     pilots, _ = ledger.read(out / "ledger.jsonl")
     assert len(pilots) == plan["pilot_fits"] > 0 and all(p["pilot"] for p in pilots)
 
+    copy = tmp_path / "run"
+    r = run_cli("run", SPACE, "--smoke", "--exhaustive", "--num-cpus", "2", "--plan", str(out), "--out", str(copy))
+    assert r.returncode == 0 and f"kept {len(pilots)} pilot fit(s)" in r.stdout, r.stderr[-3000:]
+    t = pd.read_parquet(copy / "trials.parquet")
+    assert (t["trial_id"] == "pilot").sum() == len(pilots) and not t.duplicated(["config_id", "rung"]).any()
+    assert len(ledger.read(out / "ledger.jsonl")[0]) == len(pilots)   # the plan's own ledger untouched
+
     r = run_cli("run", SPACE, "--smoke", "--exhaustive", "--num-cpus", "2", "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
     records, _ = ledger.read(out / "ledger.jsonl")
@@ -39,17 +48,8 @@ def test_plan_json_then_a_run_in_its_directory_keeps_the_pilot_fits(tmp_path):
     assert len(t) == plan["pairs"] and (t["trial_id"] == "pilot").sum() == len(pilots)
 
 
-def test_run_with_plan_copies_the_pilots(tmp_path):
-    plan_dir = tmp_path / "plan"
-    r = run_cli("plan", SPACE, "--smoke", "--num-cpus", "2", "--out", str(plan_dir))
-    assert r.returncode == 0 and "plan.json" in r.stdout, r.stderr[-3000:]
-    pilots, _ = ledger.read(plan_dir / "ledger.jsonl")
-    out = tmp_path / "run"
-    r = run_cli("run", SPACE, "--smoke", "--exhaustive", "--num-cpus", "2", "--plan", str(plan_dir), "--out", str(out))
-    assert r.returncode == 0 and f"kept {len(pilots)} pilot fit(s)" in r.stdout, r.stderr[-3000:]
-    t = pd.read_parquet(out / "trials.parquet")
-    assert (t["trial_id"] == "pilot").sum() == len(pilots) and not t.duplicated(["config_id", "rung"]).any()
-    r = run_cli("run", SPACE, "--plan", str(tmp_path / "nothing"))
+def test_run_with_a_folder_that_is_not_a_plan_is_refused():
+    r = run_cli("run", SPACE, "--plan", "/nonexistent/nothing")
     assert r.returncode == 2 and "not a `sweep plan` directory" in r.stderr
 
 

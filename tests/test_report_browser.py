@@ -2,7 +2,6 @@
 its Pareto figure holds exactly one marker per (config_id, rung) point."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -35,10 +34,9 @@ def status(dom: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, ray_session, digits_spec):
-    out = tmp_path_factory.mktemp("browser") / "run"
-    return sweep.run(smoke=True, exhaustive=True, dataset=digits_spec, out=out, progress_stream=open(os.devnull, "w"),
-                     echo=lambda *a: None)
+def run(smoke_run):
+    """The session's smoke run (conftest), read back."""
+    return sweep.load(smoke_run[0])
 
 
 def test_report_in_headless_chromium(run, tmp_path):
