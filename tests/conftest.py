@@ -99,5 +99,31 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
                           text=True, timeout=timeout, env=full_env)
 
 
+def cli_main(*args: str) -> tuple[int, str, str]:
+    """`sweep ARGS` in this process (sweep.cli.main): (exit code, stdout, stderr). For what the
+    process boundary does not change (parsing, one-line errors, printing); a command that
+    needs Ray runs on the session's (ray_session) and leaves it up."""
+    import contextlib
+    import io
+
+    from sweep.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            rc = exc.code if isinstance(exc.code, int) else 1
+    return rc, out.getvalue(), err.getvalue()
+
+
+def cli_proc(*args: str):
+    """cli_main's result shaped as run_cli's (returncode, stdout, stderr)."""
+    from types import SimpleNamespace
+
+    rc, out, err = cli_main(*args)
+    return SimpleNamespace(returncode=rc, stdout=out, stderr=err)
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_HOME, ignore_errors=True)

@@ -23,7 +23,7 @@ from sweep.drift import stats, windows
 from sweep.errors import ConfigError, DataError
 from sweep.spec.dataset import Drift
 
-from conftest import run_cli
+from conftest import cli_proc
 from test_report_browser import chromium
 
 
@@ -223,14 +223,15 @@ def test_windows_option_and_errors(tmp_path, ray_session):
 
 
 @pytest.mark.slow
-def test_cli_data_drift(tmp_path):
+def test_cli_data_drift(tmp_path, ray_session):
+    from conftest import cli_main
+
     spec = _write(tmp_path, "cli", **_injected(1))
-    r = run_cli("data", "drift", spec, "--num-cpus", "2", "--out", str(tmp_path / "o"))
-    assert r.returncode == 0, r.stderr
-    assert "recommendation: " in r.stdout and "retrain on the most recent" in r.stdout
-    r = run_cli("data", "drift", spec, "--windows", "1")
-    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
-        "sweep: error: --windows must be between 2 and 100, but got 1"]
+    rc, out, err = cli_main("data", "drift", spec, "--out", str(tmp_path / "o"))
+    assert rc == 0, err
+    assert "recommendation: " in out and "retrain on the most recent" in out
+    rc, out, err = cli_main("data", "drift", spec, "--windows", "1")
+    assert rc == 2 and err.strip().splitlines() == ["sweep: error: --windows must be between 2 and 100, but got 1"]
 
 
 # ---- time-aware evaluation in a run -----------------------------------------------------
@@ -298,7 +299,7 @@ def test_control_run_has_no_recommendation(runs):
 @pytest.mark.slow
 def test_cli_report_prints_the_recommendation(runs):
     res, _ = runs["drifted"]
-    r = run_cli("report", str(res.run_dir))
+    r = cli_proc("report", str(res.run_dir))
     assert r.returncode == 0, r.stderr
     assert "\ndrift: test accuracy falls from" in r.stdout
 

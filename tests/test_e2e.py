@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import sweep
-from conftest import REPO, run_cli
+from conftest import REPO, cli_proc
 from sweep.grid import expand, sizes_for
 from sweep.spec import load_space
 
@@ -136,7 +136,7 @@ def test_load_refuses_an_incomplete_run(tmp_path):
 def test_report_rebuild(smoke_run):
     out, _ = smoke_run
     before = (out / "frontier.csv").read_text()
-    proc = run_cli("report", str(out), timeout=120)
+    proc = cli_proc("report", str(out))
     assert proc.returncode == 0, proc.stderr
     assert (out / "frontier.csv").read_text() == before
     assert Path(out / "report.html").stat().st_size > 10_000
@@ -183,21 +183,22 @@ def test_report_budget_query_matches_a_scan(smoke_run):
     fits = trials[trials["train_time_s"] <= budget].sort_values(["val_accuracy", "train_time_s"],
                                                                 ascending=[False, True])
     want = fits.iloc[0]
-    proc = run_cli("report", str(out), "--budget", repr(budget), timeout=120)
+    proc = cli_proc("report", str(out), "--budget", repr(budget))
     assert proc.returncode == 0, proc.stderr
     line = proc.stdout.strip().splitlines()[-1]
     assert line.startswith(f"best within {budget:g} s") and want["config_id"] in line, line
     assert f"n_train={int(want['n_train'])}" in line
-    low = run_cli("report", str(out), "--budget", "1e-9", timeout=120)
+    low = cli_proc("report", str(out), "--budget", "1e-9")
     assert low.returncode == 2 and "is below the fastest point" in low.stderr and "Traceback" not in low.stderr
 
 
 @pytest.fixture(scope="module")
-def repeats_run(tmp_path_factory, digits_spec):
-    """`sweep run --smoke --repeats 2 --exhaustive`, once for the two tests that read it."""
+def repeats_run(tmp_path_factory, digits_spec, ray_session):
+    """`sweep run --smoke --repeats 2 --exhaustive` in this process on the session's Ray, once
+    for the two tests that read it."""
     out = tmp_path_factory.mktemp("repeats") / "run"
-    proc = run_cli("run", "--smoke", "--repeats", "2", "--exhaustive", "--num-cpus", "2", "--dataset",
-                   str(digits_spec), "--out", str(out), timeout=900)
+    proc = cli_proc("run", "--smoke", "--repeats", "2", "--exhaustive", "--dataset", str(digits_spec),
+                    "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out, proc
 
@@ -221,7 +222,7 @@ def test_repeats_give_intervals_knee_and_budget(repeats_run):
                                                               ascending=[False, True])
     want = fits.iloc[0]
     ids = sorted(trials[(trials["group_id"] == want["group_id"]) & (trials["rung"] == want["rung"])]["config_id"])
-    proc = run_cli("report", str(res.run_dir), "--budget", repr(budget), timeout=120)
+    proc = cli_proc("report", str(res.run_dir), "--budget", repr(budget))
     assert proc.returncode == 0, proc.stderr
     line = proc.stdout.strip().splitlines()[-1]
     assert ", ".join(ids) in line and f"n_train={int(want['rung'])}" in line and " ± " in line, line
@@ -241,7 +242,7 @@ def test_sweep_with_repeats_and_budget_one_second(repeats_run):
     within = means[means["train_time_s"] <= 1.0]
     best = within[within["val_accuracy"] == within["val_accuracy"].max()].sort_values("train_time_s").iloc[0]
     ids = sorted(trials[(trials["group_id"] == best["group_id"]) & (trials["rung"] == best["rung"])]["config_id"])
-    rep = run_cli("report", str(out), "--budget", "1", timeout=120)
+    rep = cli_proc("report", str(out), "--budget", "1")
     assert rep.returncode == 0, rep.stderr
     line = rep.stdout.strip().splitlines()[-1]
     assert line.startswith("best within 1 s") and ", ".join(ids) in line, line

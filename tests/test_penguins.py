@@ -4,13 +4,15 @@ architecture of the default space plus LightGBM and XGBoost, the frontier, the r
 a real TensorBoard server; and the regression task with a minimised metric."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, run_cli
+import sweep
+from conftest import REPO, cli_main
 from sweep.spec import load_space
 from test_e2e import RUN_FILES
 from test_tensorboard import Board
@@ -34,16 +36,22 @@ def _copy(tmp, dataset: str, space: str):
     return ds_path, sp_path
 
 
+def _quiet() -> dict:
+    return {"echo": lambda *a, **k: None, "progress_stream": open(os.devnull, "w")}
+
+
 @pytest.fixture(scope="module")
-def penguins(tmp_path_factory):
+def penguins(tmp_path_factory, ray_session):
+    """`sweep data check` and `sweep run --exhaustive` on the penguins, in this process on the
+    session's Ray: (dataset spec, space, run directory, the check's stdout)."""
     tmp = tmp_path_factory.mktemp("penguins")
     ds_path, sp_path = _copy(tmp, "penguins", "penguins")
-    check = run_cli("data", "check", str(ds_path), "--out", str(tmp / "check"), timeout=300)
-    assert check.returncode == 0, check.stdout + check.stderr
+    rc, check_out, check_err = cli_main("data", "check", str(ds_path), "--out", str(tmp / "check"))
+    assert rc == 0, check_out + check_err
+    assert "Traceback" not in check_err
     out = tmp / "run"
-    proc = run_cli("run", str(sp_path), "--exhaustive", "--out", str(out), timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return ds_path, sp_path, out, check
+    sweep.run(sp_path, exhaustive=True, out=out, **_quiet())
+    return ds_path, sp_path, out, check_out
 
 
 def test_data_check_reports_imputed_values_per_split(penguins):
@@ -56,7 +64,7 @@ def test_data_check_reports_imputed_values_per_split(penguins):
     assert sum(imputed[s]["sex"] for s in imputed) == 11           # the birds without a recorded sex
     assert sum(imputed[s]["body_mass_g"] for s in imputed) == 2     # the two without measurements
     assert report["totals"]["rows_read"] == 344 == report["totals"]["rows_kept"]
-    assert "imputed in train" in check.stdout and "Traceback" not in check.stderr
+    assert "imputed in train" in check
 
 
 def test_every_architecture_runs_on_mixed_types(penguins):
@@ -116,11 +124,10 @@ def test_mixed_types_in_a_real_tensorboard(penguins):
         board.stop()
 
 
-def test_regression_with_a_minimised_metric(tmp_path):
+def test_regression_with_a_minimised_metric(tmp_path, ray_session):
     _, sp_path = _copy(tmp_path, "penguins_mass", "penguins_mass")
     out = tmp_path / "run"
-    proc = run_cli("run", str(sp_path), "--out", str(out), timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sweep.run(sp_path, out=out, **_quiet())
     trials = pd.read_parquet(out / "trials.parquet")
     assert {"lightgbm", "xgboost"} <= set(trials["architecture"]) and (trials["status"] == "ok").all()
     assert {"val_r2", "val_rmse", "val_mae"} <= set(trials.columns)

@@ -190,13 +190,15 @@ def _check_run(run: dict, total: int) -> None:
         assert not rerun, f"driver {i}: pairs in the ledger at its start fitted again: {rerun}"
 
 
-def test_extend_runs_only_the_new_architecture(tmp_path, digits_spec):
+def test_extend_runs_only_the_new_architecture(tmp_path, digits_spec, ray_session):
+    """In this process on the session's Ray (no signal or exit code is checked here)."""
+    import sweep
+
+    quiet = {"echo": lambda *a, **k: None, "progress_stream": open(os.devnull, "w")}
     fits = tmp_path / "fits.log"
     space = _space(tmp_path, digits_spec, fits)
     run_dir = tmp_path / "run"
-    mark = f"drv-{os.getpid()}-ext"
-    r = _driver(["run", str(space), "--out", str(run_dir)], mark, tmp_path / "a.log")
-    assert r.wait(timeout=300) == 0, (tmp_path / "a.log").read_text()[-3000:]
+    sweep.run(space, out=run_dir, **quiet)
     first = pd.read_parquet(run_dir / "trials.parquet")
     scored_before = (run_dir / "test_scores.jsonl").read_text().splitlines()
     n_fits = len(_fit_starts(fits))
@@ -204,10 +206,9 @@ def test_extend_runs_only_the_new_architecture(tmp_path, digits_spec):
     lr = {"name": "logreg", "estimator": "sklearn.linear_model.LogisticRegression", "scale": True,
           "params": {"max_iter": 300}, "grid": {"C": [0.1, 1.0]}}
     space = _space(tmp_path, digits_spec, fits, extra=[lr])
-    r = _driver(["run", str(space), "--out", str(run_dir), "--extend"], mark, tmp_path / "b.log")
-    assert r.wait(timeout=300) == 0, (tmp_path / "b.log").read_text()[-3000:]
+    sweep.extend(run_dir, space, **quiet)
     # not one fit of the old architecture by a trial (the driver's own are test scoring)
-    assert [f for f in _fit_starts(fits)[n_fits:] if f[0] != r.pid] == []
+    assert [f for f in _fit_starts(fits)[n_fits:] if f[0] != os.getpid()] == []
     both = pd.read_parquet(run_dir / "trials.parquet")
     assert set(both["architecture"]) == {"slow", "logreg"}
     assert len(both) == len(first) + 2 * len(SIZES)
@@ -222,7 +223,9 @@ def test_extend_runs_only_the_new_architecture(tmp_path, digits_spec):
     assert m["history"][-1]["action"] == "extend" and m["status"] == "complete"
 
 
-def test_extend_with_changed_data_is_refused(tmp_path, digits_spec):
+def test_extend_with_changed_data_is_refused(tmp_path, digits_spec, ray_session):
+    from conftest import cli_main
+
     fits = tmp_path / "fits.log"
     space = _space(tmp_path, digits_spec, fits)
     run_dir = tmp_path / "run"
@@ -230,10 +233,9 @@ def test_extend_with_changed_data_is_refused(tmp_path, digits_spec):
     manifest = json.dumps({"status": "complete", "data_fingerprint": "0" * 16})
     (run_dir / "manifest.json").write_text(manifest)
     (run_dir / "spec.yaml").write_text("the run's own spec\n")
-    r = subprocess.run([sys.executable, "-m", "sweep", "run", str(space), "--out", str(run_dir), "--extend",
-                        "--num-cpus", "2"], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "the data changed since this run started" in r.stderr, r.stderr[-2000:]
-    assert "Traceback" not in r.stderr
+    rc, _, err = cli_main("run", str(space), "--out", str(run_dir), "--extend")
+    assert rc == 2 and "the data changed since this run started" in err, err[-2000:]
+    assert "Traceback" not in err
     # the refused extend left the run exactly as it was
     assert sorted(p.name for p in run_dir.iterdir()) == ["manifest.json", "spec.yaml"]
     assert (run_dir / "manifest.json").read_text() == manifest
@@ -275,7 +277,10 @@ def test_sigint_stops_cleanly_then_resume_completes(tmp_path, digits_spec, press
     assert len(trials) == len(DELAYS) * len(SIZES)
 
 
-def test_time_limit_and_retries(tmp_path, digits_spec):
+def test_time_limit_and_retries(tmp_path, digits_spec, ray_session):
+    """`sweep run` in this process (sweep.cli.main) on the session's Ray: exit 4, the summary."""
+    from conftest import cli_main
+
     marker = tmp_path / "flaky.marker"
     space = {"name": "limits", "dataset": str(digits_spec), "sample_sizes": [0.5, 1.0], "max_failures": 1,
              "pruning": {"policy": "none"}, "allow": {"path_params": ["marker_path"]},
@@ -289,10 +294,9 @@ def test_time_limit_and_retries(tmp_path, digits_spec):
     p = tmp_path / "space.yaml"
     p.write_text(yaml.safe_dump(space, sort_keys=False))
     run_dir = tmp_path / "run"
-    mark = f"drv-{os.getpid()}-limits"
-    r = _driver(["run", str(p), "--out", str(run_dir)], mark, tmp_path / "run.log")
-    assert r.wait(timeout=300) == 4, (tmp_path / "run.log").read_text()[-3000:]
-    out = (tmp_path / "run.log").read_text()
+    rc, stdout, stderr = cli_main("run", str(p), "--out", str(run_dir))
+    out = stdout + stderr
+    assert rc == 4, out[-3000:]
     t = pd.read_parquet(run_dir / "trials.parquet")
     by = t.groupby("architecture")["status"].apply(list).to_dict()
     assert by["sleepy"] == ["timed_out"], by                  # its first rung passed the limit
@@ -305,7 +309,6 @@ def test_time_limit_and_retries(tmp_path, digits_spec):
     assert "timed_out" in out and "sleepy" in out and "broken" in out   # listed in the summary
     html = (run_dir / "report.html").read_text()
     assert "timed_out" in html and "sleepy" in html
-    _kill_group_and_wait(r, mark)
 
 
 def test_disk_full_mid_run_is_a_clear_error_then_resume_completes(tmp_path, digits_spec):
