@@ -63,12 +63,27 @@ def append(path: str | Path, record: dict) -> None:
         try:
             written = os.write(fd, line)
             if written != len(line):
-                raise OSError(f"short write ({written} of {len(line)} bytes)")
+                raise _short_write(fd, written, len(line))
             os.fsync(fd)
         finally:
             os.close(fd)
     except OSError as exc:
         raise _error(str(path), exc) from None
+
+
+def _short_write(fd: int, written: int, size: int) -> OSError:
+    """The error of a write that stopped part-way: ENOSPC, as the OS says it, when the file
+    system has no room for the rest (the usual cause), else the bare count. The rest is never
+    written after it: another process may have appended since, and the part written is a torn
+    line that readers pass over (`read`, `seal`)."""
+    try:
+        st = os.fstatvfs(fd)
+        full = st.f_bavail * st.f_frsize < size - written
+    except OSError:
+        full = False
+    if full:
+        return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (wrote {written} of {size} bytes)")
+    return OSError(f"short write ({written} of {size} bytes)")
 
 
 # At most this long between a record's write and its fsync (SWEEP_LEDGER_SYNC_S overrides it:
@@ -104,7 +119,7 @@ class Appender:
                     self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
                 written = os.write(self.fd, line)
                 if written != len(line):
-                    raise OSError(f"short write ({written} of {len(line)} bytes)")
+                    raise _short_write(self.fd, written, len(line))
             except OSError as exc:
                 raise _error(self.path, exc) from None
             self.dirty = True

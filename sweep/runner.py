@@ -39,7 +39,35 @@ def configuration_dict(cfg: Configuration, impute: bool = False, features: list[
     return out
 
 
-def _callback(progress: Progress):
+def _halt():
+    """A Tune Stopper that ends the whole trial phase once a trial could not write the ledger
+    (disk full, file too large, permissions: sweep.ledger.LedgerError). Tune would retry that
+    trial, in a fresh process each time, up to its max_failures, and every retry would fail the
+    same way; the first such error stops every trial and is raised after `fit` (`error`)."""
+    from ray import tune
+
+    class _Halt(tune.Stopper):
+        error: BaseException | None = None
+
+        def __call__(self, trial_id, result) -> bool:
+            return False
+
+        def stop_all(self) -> bool:
+            return self.error is not None
+
+        def seen(self, trial) -> None:
+            if self.error is None:
+                err = trial.get_pickled_error()  # from Tune's scratch folder, not the run's disk
+                if isinstance(err, ledger.LedgerError):
+                    self.error = err
+                    # the stopped trials' results, never fetched, hold the same error: Ray would
+                    # print each with its traceback; the run raises this one, once
+                    os.environ["RAY_IGNORE_UNHANDLED_ERRORS"] = "1"
+
+    return _Halt()
+
+
+def _callback(progress: Progress, halt=None):
     from ray import tune
 
     class _Cb(tune.Callback):
@@ -58,6 +86,12 @@ def _callback(progress: Progress):
             progress.running -= 1
             progress.failed += 1
             progress.show()
+            if halt is not None:
+                halt.seen(trial)
+
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            if halt is not None:
+                halt.seen(trial)
 
     return _Cb()
 
@@ -137,6 +171,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
     trainable = tune.with_resources(trainable, lambda spec: res[spec["trial"]])
     _plain_actor_env()
     scratch = tempfile.mkdtemp(prefix="sweep-tune-")
+    halt = _halt()
     tuner = tune.Tuner(
         trainable,
         param_space={"trial": tune.grid_search(list(plan))},
@@ -145,7 +180,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
             # Tune's own state is scratch, outside the run directory, fresh for every driver:
             # it is never read back (the ledger decides what is done) and never fills the run's disk
             name="tune", storage_path=scratch, verbose=0,
-            callbacks=[_callback(progress)], log_to_file=False,
+            callbacks=[_callback(progress, halt)], stop=halt, log_to_file=False,
             checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
             # A trial whose process died (a lost node, a configuration past its time limit)
             # is started again; it skips every pair already in the ledger.
@@ -161,7 +196,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
         _kill(referee)
     wall = time.perf_counter() - t0
     progress.end()
-    _raise_write_errors(grid, run_dir)
+    _raise_write_errors(grid, run_dir, halt.error)
     _record_dead_trials(grid, plan, ledger_path)
     return started_at, wall
 
@@ -199,14 +234,16 @@ def _died() -> tuple[type, ...]:
     return (rex.RayActorError, rex.WorkerCrashedError, rex.NodeDiedError, rex.OutOfMemoryError)
 
 
-def _raise_write_errors(grid, run_dir: Path) -> None:
+def _raise_write_errors(grid, run_dir: Path, halted: BaseException | None = None) -> None:
     """A trial that could not append to the ledger (disk full, file too large, permissions)
-    stops the run with that error: nothing it could not record counts as done. Any other
-    trial error that is not a dead process is a bug in sweep: raised with its text."""
+    stops the run with that error (`halted`: the one that stopped the trial phase, else any
+    trial's): nothing it could not record counts as done. Any other trial error that is not
+    a dead process is a bug in sweep: raised with its text."""
     died = _died()
-    for r in grid:
-        if r.error is not None and isinstance(r.error, ledger.LedgerError):
-            msg = str(r.error).strip().splitlines()
+    errors = ([halted] if halted is not None else []) + [r.error for r in grid if r.error is not None]
+    for err in errors:
+        if isinstance(err, ledger.LedgerError):
+            msg = str(err).strip().splitlines()
             line = next((m for m in reversed(msg) if "cannot append" in m), msg[-1] if msg else "")
             raise ledger.LedgerError(f"{line.split('LedgerError: ')[-1][:400]}; once there is room, "
                                      f"continue with `sweep resume {run_dir}`")

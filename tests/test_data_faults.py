@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import run_cli
+from conftest import cli_proc
 from sweep import data
 from sweep.errors import DataRuleError
 from sweep.spec import load_dataset
@@ -181,8 +181,7 @@ def test_fatal_rule_exits_3(sources, tmp_path, ray_session):
                                             r"max_quarantined_fraction 0.05"):
         data.enforce_rules(spec, p.report)
     out = tmp_path / "check"
-    proc = run_cli("data", "check", str(tmp_path / "faults.yaml"), "--out", str(out), "--num-cpus", "1",
-                   timeout=300)
+    proc = cli_proc("data", "check", str(tmp_path / "faults.yaml"), "--out", str(out))
     assert proc.returncode == 3, proc.stderr
     assert "a: read 125 = kept" in proc.stdout
     assert (out / "data_report.json").exists() and (out / "quarantine" / "rows.parquet").exists()
