@@ -1,10 +1,11 @@
-"""Bad input through the real CLI: one line on stderr naming the place and the fix, exit 2,
+"""Bad input through the CLI (sweep.cli.main in this process; the usage errors in a real one):
+one line on stderr naming the place and the fix, exit 2,
 no traceback, no run directory left behind."""
 
 import pytest
 import yaml
 
-from conftest import run_cli
+from conftest import cli_proc, run_cli
 
 SPACE = {
     "name": "t",
@@ -44,7 +45,7 @@ def test_bad_input(case, space_file, tmp_path):
     space, expected = CASES[case]
     path = tmp_path / "nope.yaml" if space is None else space_file(space)
     out = tmp_path / "run"
-    proc = run_cli("run", str(path), "--out", str(out), timeout=120)
+    proc = cli_proc("run", str(path), "--out", str(out))
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1, proc.stderr
@@ -61,12 +62,12 @@ def test_dataset_path_that_does_not_exist(space_file, tmp_path, digits_spec):
     ds = tmp_path / "ds.yaml"
     ds.write_text(yaml.safe_dump(d))
     out = tmp_path / "run"
-    proc = run_cli("run", str(space_file(SPACE)), "--dataset", str(ds), "--out", str(out), timeout=120)
+    proc = cli_proc("run", str(space_file(SPACE)), "--dataset", str(ds), "--out", str(out))
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "source 'lab_a': path" in lines[0] and "missing_lab' does not exist; fix 'path'" in lines[0]
     assert not out.exists()
-    proc = run_cli("run", str(space_file(SPACE)), "--dataset", str(tmp_path / "no.yaml"), timeout=120)
+    proc = cli_proc("run", str(space_file(SPACE)), "--dataset", str(tmp_path / "no.yaml"))
     assert proc.returncode == 2 and "no.yaml: file not found" in proc.stderr
 
 
@@ -81,7 +82,7 @@ def test_out_that_holds_a_run_is_refused(space_file, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "manifest.json").write_text("{}")
-    proc = run_cli("run", str(space_file(SPACE)), "--out", str(out), timeout=120)
+    proc = cli_proc("run", str(space_file(SPACE)), "--out", str(out))
     assert proc.returncode == 2
     assert "already holds a run" in proc.stderr and "Traceback" not in proc.stderr
     assert (out / "manifest.json").read_text() == "{}"

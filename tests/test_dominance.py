@@ -47,7 +47,7 @@ def _brute_members(m, t, mc, tc, s):
     return keep
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(pts=noisy_points(), use_paired=st.booleans())
 def test_members_equal_brute_force_over_intervals(pts, use_paired):
     m, t, mc, tc, s = pts
@@ -57,7 +57,7 @@ def test_members_equal_brute_force_over_intervals(pts, use_paired):
     assert (front == frontier_mask(m, t)).all() and (keep | ~front).all()  # the estimate frontier stays
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(pts=noisy_points())
 def test_without_noise_the_members_are_the_point_estimate_frontier(pts):
     m, t, _, _, _ = pts
@@ -65,7 +65,7 @@ def test_without_noise_the_members_are_the_point_estimate_frontier(pts):
     assert (keep == front).all()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(pts=noisy_points(max_n=15))
 def test_tie_groups_are_the_connected_sets_of_members_within_noise(pts):
     m, t, mc, tc, s = pts
@@ -110,7 +110,7 @@ def _signed_knee(m, t) -> int:
     return int(np.argmax((y - x) / math.sqrt(2)))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(f=separated_frontier())
 def test_every_knee_noise_could_give_is_a_candidate(f):
     """Moved anywhere inside their intervals, the points' knee (the plain rule on the moved

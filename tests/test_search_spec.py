@@ -14,7 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from conftest import run_cli
+from conftest import cli_proc
 from sweep.errors import ConfigError
 from sweep.spec import load_space
 from sweep.spec.search import Distribution
@@ -178,7 +178,7 @@ CLI = {
 def test_bad_sampled_space_is_refused_before_ray(case, space_file, tmp_path):
     space, expected = CLI[case]
     out = tmp_path / "run"
-    proc = run_cli("run", str(space_file(space)), "--out", str(out), timeout=120)
+    proc = cli_proc("run", str(space_file(space)), "--out", str(out))
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr

@@ -95,7 +95,7 @@ def _check(loader, text: str) -> None:
             assert named, msg
 
 
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @FUZZ
@@ -110,7 +110,7 @@ def test_fuzzed_dataset_specs(doc):
     _check(load_dataset, yaml.safe_dump(doc, sort_keys=False))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.text(alphabet=st.sampled_from(list("ab: -[]{}'\"#&*!|>\n\t0.,%@`")), max_size=60))
 def test_fuzzed_yaml_text(text):
     _check(load_space, text)
