@@ -88,3 +88,14 @@ def test_plan_smoke():
         assert key in g, key
     assert g["pairs"] == g["fits_exhaustive"] and g["breakdown"]["pairs"] == g["pairs"]
     assert g["eta"]["progress_lines"] > 0 and len(g["budgets"]) == 1
+
+
+@pytest.mark.slow
+def test_overhead_smoke():
+    out = _run("overhead.py", "--smoke", "--cores", "2")
+    for key in ("cold_wall_s", "cold_fixed_s", "ray_floor_s", "fixed_over_floor_s", "ray_start_s", "data_s",
+                "results_s", "report_s", "first_fit_s", "warm_wall_s", "warm_fixed_s"):
+        assert key in out, key
+    r = out["rounds"][0]
+    assert 0 < r["trials_wall_s"] < r["cold_wall_s"] and r["ray_floor_s"] > 0 and r["pairs"] > 0
+    assert 0 <= r["first_fit_s"] < r["trials_wall_s"]
