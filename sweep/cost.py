@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import growth
 from .grid import Configuration
 from .timing import expected_wall
 
@@ -120,16 +121,8 @@ LOO_MAX = 200  # leave-one-out residuals over at most this many observations (ev
 
 
 def _slopes(obs: list[tuple[str, dict, int, float]]) -> list[float]:
-    """log-log slopes of seconds on n_train of each configuration seen at two or more sizes."""
-    by_cfg: dict[str, dict[int, float]] = {}
-    for cid, _, n, s in obs:
-        by_cfg.setdefault(cid, {})[n] = s
-    out = []
-    for pts in by_cfg.values():
-        ns = sorted(pts)
-        if len(ns) >= 2 and pts[ns[0]] > 0 and pts[ns[-1]] > 0:
-            out.append(math.log(pts[ns[-1]] / pts[ns[0]]) / math.log(ns[-1] / ns[0]))
-    return out
+    """Each configuration's cost exponent (sweep.growth), of those seen at two or more sizes."""
+    return list(growth.by_configuration((cid, n, s) for cid, _, n, s in obs).values())
 
 
 def _fit_arch(configs: list[Configuration], obs: list[tuple[str, dict, int, float]], slope: float) -> _ArchModel:

@@ -74,19 +74,26 @@ class Configuration:
         return f"{self.architecture}({shown})" if shown else self.architecture
 
 
+def configurations(arch: Architecture, params: dict, searched: tuple[str, ...], seeds: list[int],
+                   time_limit_s: float | None, max_failures: int, sampled: tuple[str, ...] = ()) -> list[Configuration]:
+    """One Configuration per seed of `arch` with these hyperparameters (its fixed params
+    included), its ids from make_ids: the one place a grid or a draw becomes configurations."""
+    out = []
+    for seed in seeds:
+        cid, gid = make_ids(arch.estimator, params, seed, arch.scale, arch.encode)
+        out.append(Configuration(cid, gid, arch.name, arch.estimator, params, searched, seed, arch.scale,
+                                 arch.resources.cpu, arch.resources.gpu, arch.time_limit_s or time_limit_s,
+                                 max_failures, arch.encode, sampled))
+    return out
+
+
 def expand_architecture(arch: Architecture, seeds: list[int], time_limit_s: float | None = None,
                         max_failures: int = 1) -> list[Configuration]:
     keys = list(arch.grid)
     combos = list(itertools.product(*(arch.grid[k] for k in keys))) if keys else [()]
-    out = []
-    for combo in combos:
-        params = {**arch.params, **dict(zip(keys, combo))}
-        for seed in seeds:
-            cid, gid = make_ids(arch.estimator, params, seed, arch.scale, arch.encode)
-            out.append(Configuration(cid, gid, arch.name, arch.estimator, params, tuple(keys),
-                                     seed, arch.scale, arch.resources.cpu, arch.resources.gpu,
-                                     arch.time_limit_s or time_limit_s, max_failures, arch.encode))
-    return out
+    return [c for combo in combos
+            for c in configurations(arch, {**arch.params, **dict(zip(keys, combo))}, tuple(keys), seeds,
+                                    time_limit_s, max_failures)]
 
 
 def sampled_counts(space: SearchSpace) -> dict[str, int]:
@@ -108,16 +115,11 @@ def draw_architecture(arch: Architecture, count: int, space: SearchSpace, seeds:
     dists.update(arch.distributions)
     searched = tuple(arch.grid) + tuple(arch.distributions)
     sampled = tuple(k for k, d in arch.distributions.items() if d.numeric)
-    out = []
-    for drawn in draw(arch.name, dists, space.search_seed, count, space.search.sobol,
-                      where or f"search space {space.name!r}: architecture {arch.name!r}"):
-        params = {**arch.params, **drawn}
-        for seed in seeds:
-            cid, gid = make_ids(arch.estimator, params, seed, arch.scale, arch.encode)
-            out.append(Configuration(cid, gid, arch.name, arch.estimator, params, searched, seed, arch.scale,
-                                     arch.resources.cpu, arch.resources.gpu, arch.time_limit_s or space.time_limit_s,
-                                     space.max_failures, arch.encode, sampled))
-    return out
+    draws = draw(arch.name, dists, space.search_seed, count, space.search.sobol,
+                 where or f"search space {space.name!r}: architecture {arch.name!r}")
+    return [c for drawn in draws
+            for c in configurations(arch, {**arch.params, **drawn}, searched, seeds, space.time_limit_s,
+                                    space.max_failures, sampled)]
 
 
 def expand(space: SearchSpace, smoke: bool = False, repeats: int | None = None) -> list[Configuration]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import growth
+
 
 def frontier_mask(metric, time, maximise: bool = True) -> np.ndarray:
     """Boolean mask of non-dominated points (NaN on either axis: never on the frontier)."""
@@ -196,12 +198,12 @@ def learning_curves(points: pd.DataFrame, metric: str, time: str = "train_time_s
 
 
 def cost_slopes(points: pd.DataFrame, time: str = "train_time_s") -> pd.DataFrame:
-    """Per architecture, the least-squares slope of log10(time) against log10(n_train) over all
-    its points: ~1 means linear cost in the sample size, ~2 quadratic."""
-    rows = []
-    for name, g in points.groupby("architecture", sort=True):
-        g = g[(g[time] > 0) & (g["n_train"] > 0)]
-        x, y = np.log10(g["n_train"].to_numpy(float)), np.log10(g[time].to_numpy(float))
-        slope = float(np.polyfit(x, y, 1)[0]) if len(np.unique(x)) >= 2 else float("nan")
-        rows.append({"architecture": name, "slope": slope, "points": len(g)})
+    """Per architecture, how its fits' seconds grow with n_train (sweep.growth: the median of
+    its configurations' log-log slopes from their smallest to their largest size): ~1 means
+    linear cost in the sample size, ~2 quadratic; NaN for an architecture whose
+    configurations were each seen at one size. `points`: its positive times."""
+    g = points[(points[time] > 0) & (points["n_train"] > 0)]
+    slopes = growth.by_architecture(zip(g["architecture"], g["config_id"], g["n_train"].astype(float), g[time]))
+    rows = [{"architecture": a, "slope": float(slopes.get(a, float("nan"))), "points": int(k)}
+            for a, k in g.groupby("architecture", sort=True).size().items()]
     return pd.DataFrame(rows, columns=["architecture", "slope", "points"])

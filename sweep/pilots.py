@@ -198,7 +198,7 @@ def pilot(configs: list[Configuration], rungs: list[int], prepared, task: str, l
 
 
 def _secs(r: dict) -> float:
-    """A pilot's cost: the wall its measurement took (sweep.trainable.wall_of)."""
-    from .trainable import wall_of
+    """A pilot's cost: the wall its measurement took (sweep.budget.wall_of)."""
+    from .budget import wall_of
 
     return wall_of(r)

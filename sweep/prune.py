@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .curves import exponent_bound, share_bound
+from .growth import exponent
 from .metrics import IDEAL
 
 MAX_COST_EXPONENT = 2.0    # a configuration's own cost exponent is clipped to [0, this]
@@ -132,8 +133,9 @@ class Judge:
                                   self.rule.window, self.rule.z)
             if c_up is None:   # too few results of its own to fit: the prior exponent
                 c_up = self.rule.prior
-            if len(own) >= 2 and own[-2][2] > 0 and t > 0:
-                b = min(max(0.0, math.log(t / own[-2][2]) / math.log(n_train / own[-2][0])), MAX_COST_EXPONENT)
+            own_b = exponent(own[-2][0], own[-2][2], n_train, t) if len(own) >= 2 else None
+            if own_b is not None:
+                b = min(max(0.0, own_b), MAX_COST_EXPONENT)
         first = None  # the next rung's prediction, named in the stop's reason
         for n in later:
             gain = self._gain(arch, int(n_train), n)
@@ -181,8 +183,8 @@ class Judge:
                                       (self._gains_any, self._counts_any, (k, n))):
                 store[gk] = max(store.get(gk, -math.inf), gain)
                 counts[gk] = counts.get(gk, 0) + 1
-            if t0 > 0 and t > 0:
-                slope = math.log(t / t0) / math.log(n / k)
+            slope = exponent(k, t0, n, t)
+            if slope is not None:
                 self._slopes[arch] = min(self._slopes.get(arch, math.inf), slope)
 
     def _gain(self, arch: str, n_from: int, n_to: int) -> float | None:
@@ -329,7 +331,7 @@ def compute_saved(trials: pd.DataFrame, stops: pd.DataFrame, ladder: list[int],
                   time: str = "train_time_s") -> dict:
     """Fits and seconds the stops saved against the exhaustive grid: each unfitted rung of a
     stopped configuration costs its last fitted time scaled by its architecture's cost slope
-    (least squares over the fitted points; 1 where unknown)."""
+    (sweep.growth: the median of its configurations'; 1 where unknown)."""
     from .pareto import cost_slopes
 
     ok = trials[trials["status"] == "ok"] if len(trials) else trials

@@ -110,7 +110,7 @@ def run_trials(configs: list[Configuration], rungs: list[int], prepared: Prepare
 
     With a `deadline` (epoch seconds; `--time-budget`), configurations go cheapest first by
     `cost_s` (predicted seconds per config_id and rung, sweep.cost), and a trial starts no
-    rung predicted to end past the deadline (sweep.trainable.Budget)."""
+    rung predicted to end past the deadline (sweep.budget.TrialBudget)."""
     from ray import tune
 
     run_dir = Path(run_dir).resolve()

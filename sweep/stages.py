@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import ConfigError, DataError, RunInterrupted
+from .budget import Deadline
 from .grid import Configuration, expand, ladder, sizes_for
 from .metrics import Objective
 from .rundir import COMPLETE, DATA_REPORT, MANIFEST, QUARANTINE, SPEC, RunDir
@@ -205,19 +206,8 @@ def profile_drift(ds: DatasetSpec, prepared, run: RunDir | None, echo) -> tuple[
     return result, test_windows
 
 
-@dataclass
-class Budget:
-    """A --time-budget, planned: rungs start only when predicted to end before `deadline`."""
-
-    seconds: float
-    started_at: float                       # epoch seconds the run started
-    deadline: float                         # epoch seconds: no rung may be predicted to end later
-    cost_s: dict[str, dict[int, float]]     # predicted seconds per config_id and rung
-    minimum_s: float
-
-
 def budget(s: Specs, d: Data, run: RunDir, manifest: dict, seconds: float, started_at: float,
-           echo=print) -> Budget:
+           echo=print) -> Deadline:
     """Stage 3b, with --time-budget: pilot fits (each architecture's cheapest configuration, for
     architectures the ledger has none of: sweep.pilots), the cost model (sweep.cost), and the deadline for starting rungs: the
     budget's end less the predicted post-trial phase. A budget below the cheapest useful
@@ -256,11 +246,11 @@ def budget(s: Specs, d: Data, run: RunDir, manifest: dict, seconds: float, start
                     time_budget_deadline_s=round(deadline - started_at, 3))
     echo(f"time budget {seconds:g} s: rungs start while predicted to end by {deadline - started_at:.1f} s "
          f"into the run ({post:.1f} s kept for results and report; the cheapest useful sweep needs {minimum:.1f} s)")
-    return Budget(seconds, started_at, deadline, cost_s, minimum)
+    return Deadline(seconds, started_at, deadline, cost_s, minimum)
 
 
 def trials(s: Specs, d: Data, run: RunDir, manifest: dict, *, max_concurrent: int | None = None,
-           progress_stream=None, echo=print, budget: Budget | None = None) -> None:
+           progress_stream=None, echo=print, budget: Deadline | None = None) -> None:
     """Stage 4: every (config_id, rung) the ledger lacks, fitted (or stopped early) in Tune
     trials, with a live ETA (sweep.forecast.Eta); with a `budget`, cheapest first and none
     started past its deadline (those are recorded skipped_budget). Raises RunInterrupted

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from . import ledger, metrics, models
+from .budget import TrialBudget
 from .pair import fit_one
 
 
@@ -26,42 +27,6 @@ def scalar_tags(task: str) -> list[str]:
 
 
 REPORT_EVERY_S = 0.5
-
-
-def wall_of(rec: dict) -> float:
-    """The seconds a pair's measurement took (every timing and its predictions: `measure_s`;
-    before the timing protocol, its one fit and prediction)."""
-    if rec.get("measure_s") is not None:
-        return float(rec["measure_s"])
-    return float(rec.get("train_time_s") or 0.0) + float(rec.get("predict_time_s") or 0.0)
-
-
-class Budget:
-    """A `--time-budget`'s deadline, as one trial sees it: a rung starts only when its
-    predicted seconds (the configuration's `cost_s`, scaled by how this trial's fits have
-    compared with their predictions so far) end before `deadline` (epoch seconds). A rung not
-    started, and the configuration's larger ones, get a `skipped_budget` record (`skip`)."""
-
-    def __init__(self, deadline: float):
-        self.deadline = deadline
-        self.actual = self.predicted = 0.0
-
-    def allows(self, cfg: dict, n: int) -> bool:
-        predicted = float(cfg.get("cost_s", {}).get(n, 0.0))
-        ratio = min(max(self.actual / self.predicted, 0.5), 3.0) if self.predicted > 0 else 1.0
-        return time.time() + predicted * ratio <= self.deadline
-
-    @staticmethod
-    def skip(cfg: dict, rungs: list[int], sink, trial_id: str, node_id: str) -> None:
-        for n in rungs:
-            sink.append(ledger.pair_record(cfg, n, ledger.SKIPPED, error="not started: predicted to end "
-                                           "past the time budget", trial_id=trial_id, node_id=node_id))
-
-    def spent(self, cfg: dict, rec: dict) -> None:
-        predicted = cfg.get("cost_s", {}).get(int(rec["n_train"]))
-        if predicted and rec["status"] == "ok":
-            self.predicted += float(predicted)
-            self.actual += wall_of(rec)
 
 
 class Reporter:
@@ -120,7 +85,7 @@ class Reporter:
 def run_rungs(cfg: dict, data: dict, rungs: list[int], task: str, ledger_path: str,
               events_dir: str | None, reporter: Reporter | None = None, trial_id: str = "",
               node_id: str = "", sink=None, referee=None, order: np.ndarray | None = None,
-              limit_threads: bool = True, budget: Budget | None = None) -> list[dict]:
+              limit_threads: bool = True, budget: TrialBudget | None = None) -> list[dict]:
     """Run the given rungs of one configuration; returns the records written.
 
     `sink` (sweep.recorder) takes the ledger records and TensorBoard scalars; by default
@@ -272,7 +237,7 @@ def tune_trainable(tune_config: dict, *, data: dict, plan: dict, task: str, ledg
     held = sink.recorded_index([it["config"]["config_id"] for it in items])
     reporter = Reporter(tune.report, column, maximise)
     orders: dict[int, np.ndarray] = {}
-    budget = Budget(deadline) if deadline is not None else None
+    budget = TrialBudget(deadline) if deadline is not None else None
     threads = max(1, int(items[0]["config"].get("cpu", 1))) if items else 1  # a pack shares one shape
     try:
         with threadpool_limits(limits=threads):

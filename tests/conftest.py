@@ -24,25 +24,45 @@ _RAY_ROOT = Path(os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()) / "ray"
 
 
 def _ray_sessions() -> set[str]:
-    return {p.name for p in _RAY_ROOT.glob("session_2*")} if _RAY_ROOT.exists() else set()
+    """Ray session folders: local Rays (RAY_TMPDIR or /tmp/ray) and the loopback clusters'
+    nodes (tests/raycluster.py: /tmp/swc-*/rt*)."""
+    found = {str(p) for p in _RAY_ROOT.glob("session_2*")} if _RAY_ROOT.exists() else set()
+    return found | {str(p) for p in Path("/tmp").glob("swc-*/rt*/session_2*")}
+
+
+# Fixtures that hold a Ray or a run made on one: a test that requests one (directly or
+# through another fixture: request.fixturenames is the closure) uses Ray.
+_RAY_FIXTURES = {"ray_session", "smoke_run", "cluster"}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if call.when == "call":
+        item.sweep_call_failed = outcome.get_result().failed
 
 
 @pytest.fixture(autouse=True)
 def _ray_needs_the_slow_marker(request):
-    """A test that starts Ray must be marked slow, so that `make test-fast` (-m "not slow")
-    never waits for one: it fails here otherwise."""
+    """The `slow` mark says exactly which tests start or use Ray, both ways: `make test-fast`
+    (-m "not slow") never waits for a Ray, and runs every test that needs none. A test that
+    starts Ray unmarked fails here, and so does a marked test that used none."""
     def ray_up() -> bool:
         return "ray" in sys.modules and sys.modules["ray"].is_initialized()
 
     before, up_before = _ray_sessions(), ray_up()
     yield
-    if request.node.get_closest_marker("slow") is not None:
-        return
     started = _ray_sessions() - before
-    in_process = (ray_up() and not up_before) or "ray_session" in request.fixturenames
-    if started or in_process:
-        pytest.fail(f"{request.node.nodeid} starts Ray ({'in this process' if in_process else sorted(started)[0]}) "
-                    "but is not marked slow: add @pytest.mark.slow (or pytestmark = pytest.mark.slow)")
+    in_process = ray_up() and not up_before
+    uses = bool(started) or in_process or bool(_RAY_FIXTURES & set(request.fixturenames))
+    marked = request.node.get_closest_marker("slow") is not None
+    if not marked and uses:
+        how = "in this process" if in_process or not started else sorted(started)[0]
+        pytest.fail(f"{request.node.nodeid} starts or uses Ray ({how}) but is not marked slow: add "
+                    "@pytest.mark.slow")
+    if marked and not uses and not getattr(request.node, "sweep_call_failed", True):
+        pytest.fail(f"{request.node.nodeid} is marked slow but started and used no Ray: remove the mark, "
+                    "so that `make test-fast` runs it")
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ import pytest
 
 from conftest import REPO
 
-pytestmark = pytest.mark.slow
 
 
 def _run(script: str, *args: str) -> dict:
@@ -19,6 +18,7 @@ def _run(script: str, *args: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_engine_smoke():
     out = _run("engine.py", "--smoke", "--cores", "2")
     for key in ("serial_fit_s", "wall_joblib_s", "wall_sweep_s", "efficiency_joblib", "efficiency_sweep",
@@ -29,6 +29,7 @@ def test_engine_smoke():
     assert out["ray_bytecode_cached"] is True  # pip (the Makefile's install) compiles Ray's modules
 
 
+@pytest.mark.slow
 def test_ingest_smoke():
     out = _run("ingest.py", "--smoke", "--cores", "2")
     for key in ("rows", "wall_sweep_s", "wall_pyarrow_s", "ratio", "ray_start_s", "read_tasks",
@@ -38,6 +39,7 @@ def test_ingest_smoke():
     assert out["rows_kept"] == 20_000 - 200 - 100
 
 
+@pytest.mark.slow
 def test_pruning_smoke():
     out = _run("pruning.py", "--smoke", "--cores", "2")
     for key in ("sim_hv_ratio_median", "sim_hv_ratio_worst", "sim_compute_ratio_median", "sim_dominated_by_halving",
@@ -48,6 +50,7 @@ def test_pruning_smoke():
     assert out["live_fits_adaptive"] <= out["live_fits_exhaustive"]
 
 
+@pytest.mark.slow
 def test_stability_smoke():
     out = _run("stability.py", "--smoke")
     for key in ("frontier_jaccard", "knee_same", "time_rel_change_median", "time_rel_change_p90",
@@ -58,6 +61,7 @@ def test_stability_smoke():
     assert out["frontier_size_ratio"] >= 1 and r["members"][0] >= 1
 
 
+@pytest.mark.slow
 def test_scale_smoke():
     out = _run("scale.py", "--smoke", "--cores", "2")
     row = out["sizes"][0]
@@ -74,6 +78,7 @@ def test_tensorboard_scale_smoke():
     assert row["configs"] == row["runs_listed"] == row["session_groups_total"] == 20
 
 
+@pytest.mark.slow
 def test_plan_smoke():
     out = _run("plan.py", "--smoke")
     assert out["grids_measured"] == 1 and out["grids_failed"] == 0
@@ -83,3 +88,14 @@ def test_plan_smoke():
         assert key in g, key
     assert g["pairs"] == g["fits_exhaustive"] and g["breakdown"]["pairs"] == g["pairs"]
     assert g["eta"]["progress_lines"] > 0 and len(g["budgets"]) == 1
+
+
+@pytest.mark.slow
+def test_overhead_smoke():
+    out = _run("overhead.py", "--smoke", "--cores", "2")
+    for key in ("cold_wall_s", "cold_fixed_s", "ray_floor_s", "fixed_over_floor_s", "ray_start_s", "data_s",
+                "results_s", "report_s", "first_fit_s", "warm_wall_s", "warm_fixed_s"):
+        assert key in out, key
+    r = out["rounds"][0]
+    assert 0 < r["trials_wall_s"] < r["cold_wall_s"] and r["ray_floor_s"] > 0 and r["pairs"] > 0
+    assert 0 <= r["first_fit_s"] < r["trials_wall_s"]

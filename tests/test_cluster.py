@@ -19,7 +19,6 @@ import yaml
 from conftest import REPO, run_cli
 from raycluster import LoopbackCluster
 
-pytestmark = pytest.mark.slow
 SMOKE_SPACE = "search_spaces/default.yaml"
 
 
@@ -48,6 +47,7 @@ def _metrics(run_dir: Path) -> pd.DataFrame:
     return t[cols].sort_values(["config_id", "rung"]).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_run_with_address_matches_a_local_run(cluster, local_run, tmp_path):
     out = tmp_path / "run"
     r = run_cli("run", SMOKE_SPACE, "--smoke", "--exhaustive", "--address", cluster.address, "--out", str(out),
@@ -71,6 +71,7 @@ def _slow_space(tmp_path: Path, digits_spec: Path, name: str, sizes: list, delay
     return p
 
 
+@pytest.mark.slow
 def test_run_with_address_spreads_over_both_nodes(cluster, tmp_path, digits_spec):
     # Trials that keep the head's one CPU busy for seconds: the smoke grid's millisecond trials
     # can all finish on the head (Tune reuses its actor) before the worker's first actor is up,
@@ -86,6 +87,7 @@ def test_run_with_address_spreads_over_both_nodes(cluster, tmp_path, digits_spec
     assert {p.name for p in (out / "tensorboard").iterdir()} >= set(t["config_id"])
 
 
+@pytest.mark.slow
 def test_submit_follow_matches_a_local_run_and_keeps_the_token_secret(cluster, local_run, tmp_path):
     store = tmp_path / "store"
     seen_args: list[str] = []
@@ -126,6 +128,7 @@ def test_submit_follow_matches_a_local_run_and_keeps_the_token_secret(cluster, l
         assert cluster.token.encode() not in p.read_bytes(), p
 
 
+@pytest.mark.slow
 def test_token_auth(cluster, tmp_path):
     empty = tmp_path / "home"
     (empty / ".ray").mkdir(parents=True)
@@ -148,6 +151,7 @@ def test_token_auth(cluster, tmp_path):
     assert cluster.token not in r.stdout + r.stderr
 
 
+@pytest.mark.slow
 def test_failed_job_exits_nonzero_with_its_last_lines(cluster):
     r = run_cli("submit", "--smoke", "--address", cluster.dashboard, "--follow",
                 "--storage", "file:///proc/no-such-dir", env=cluster.env)
@@ -157,6 +161,7 @@ def test_failed_job_exits_nonzero_with_its_last_lines(cluster):
     assert "--storage 'file:///proc/no-such-dir' is not writable" in tail
 
 
+@pytest.mark.slow
 def test_jobs_status_logs_stop(cluster):
     r = run_cli("submit", "--smoke", "--address", cluster.dashboard, env=cluster.env)
     assert r.returncode == 0, r.stderr
@@ -285,6 +290,7 @@ def test_runtime_env_yaml_matches_the_submit_defaults():
     assert set(cl.SECRETS) - {"__pycache__"} <= set(env["excludes"])
 
 
+@pytest.mark.slow
 def test_lost_worker_node_trials_retried_on_the_rest(tmp_path, digits_spec):
     c = LoopbackCluster(token_auth=True)
     try:
@@ -319,6 +325,7 @@ def test_lost_worker_node_trials_retried_on_the_rest(tmp_path, digits_spec):
         assert not left, left
 
 
+@pytest.mark.slow
 def test_plan_with_address_uses_the_clusters_cpus(cluster, tmp_path):
     out = tmp_path / "plan"
     r = run_cli("plan", SMOKE_SPACE, "--smoke", "--json", "--address", cluster.address, "--out", str(out),

@@ -14,7 +14,6 @@ from sweep.data import bundled
 from sweep.errors import DataError
 from sweep.spec import load_dataset
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +45,7 @@ def test_bundled_sources_are_hive_partitioned_and_deterministic(spec, tmp_path):
     assert b.schema.field("pixel_20").type == pa.string()
 
 
+@pytest.mark.slow
 def test_every_row_accounted_for(prepared):
     f = bundled.FAULTS
     src = prepared.report["sources"]
@@ -66,6 +66,7 @@ def test_every_row_accounted_for(prepared):
     assert set(prepared.quarantine.column("_reason").to_pylist()) >= {"conflicting_label", "cast_failed:pixel_20"}
 
 
+@pytest.mark.slow
 def test_splits_disjoint_complete_stratified(prepared):
     rows = {s: prepared.report["splits"][s]["rows"] for s in data.SPLITS}
     assert sum(rows.values()) == prepared.report["totals"]["rows_kept"]
@@ -79,6 +80,7 @@ def test_splits_disjoint_complete_stratified(prepared):
         assert len(counts) == 10
 
 
+@pytest.mark.slow
 def test_same_split_whatever_the_file_order(spec, prepared, ray_session):
     files = data.check_sources(spec)
     shuffled = [(s, list(reversed(f))) for s, f in reversed(files)]

@@ -12,7 +12,6 @@ from conftest import REPO, cli_proc
 from sweep.grid import expand, sizes_for
 from sweep.spec import load_space
 
-pytestmark = pytest.mark.slow
 
 DESIGN_COLUMNS = ["config_id", "group_id", "trial_id", "architecture", "seed", "rung", "n_train",
                   "val_accuracy", "train_time_s", "train_cpu_s", "predict_time_s", "status", "node_id", "error"]
@@ -31,6 +30,7 @@ def brute_frontier(df, metric="val_accuracy", time="train_time_s"):
     return keep
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_the_run_directory(smoke_run):
     out, proc = smoke_run
     for f in RUN_FILES:
@@ -40,6 +40,7 @@ def test_smoke_run_writes_the_run_directory(smoke_run):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_trials_table_matches_the_grid(smoke_run):
     out, _ = smoke_run
     trials = pd.read_parquet(out / "trials.parquet")
@@ -62,6 +63,7 @@ def test_trials_table_matches_the_grid(smoke_run):
                                   trials[["config_id", "rung"]], check_dtype=False)
 
 
+@pytest.mark.slow
 def test_frontier_is_the_non_dominated_set(smoke_run):
     out, _ = smoke_run
     trials = pd.read_parquet(out / "trials.parquet")
@@ -78,6 +80,7 @@ def test_frontier_is_the_non_dominated_set(smoke_run):
     assert set(keys) == set(zip(front["config_id"], front["rung"]))   # frontier members only
 
 
+@pytest.mark.slow
 def test_tensorboard_has_a_scalar_series_per_configuration(smoke_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -93,6 +96,7 @@ def test_tensorboard_has_a_scalar_series_per_configuration(smoke_run):
     assert (out / "tensorboard" / "summary").is_dir()
 
 
+@pytest.mark.slow
 def test_api_run_and_load(tmp_path, ray_session, space_file):
     space = {"name": "api", "sample_sizes": [0.3, 1.0], "pruning": {"policy": "none"}, "architectures": [
         {"name": "lr", "estimator": "sklearn.linear_model.LogisticRegression", "scale": True,
@@ -112,6 +116,7 @@ def test_api_run_and_load(tmp_path, ray_session, space_file):
     assert "broken" in (res.run_dir / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_same_config_ids_in_separate_runs(smoke_run, tmp_path, ray_session, digits_spec):
     out, _ = smoke_run
     res = sweep.run(smoke=True, exhaustive=True, dataset=digits_spec, out=tmp_path / "again",
@@ -133,6 +138,7 @@ def test_load_refuses_an_incomplete_run(tmp_path):
         sweep.load(tmp_path / "nothing")
 
 
+@pytest.mark.slow
 def test_report_rebuild(smoke_run):
     out, _ = smoke_run
     before = (out / "frontier.csv").read_text()
@@ -146,6 +152,7 @@ NEW_COLUMNS = ["train_time_spread", "timings", "measure_s", "noise_cv", "val_acc
 NEW_RECORD_KEYS = NEW_COLUMNS + ["train_time_median_s", "train_time_s_ci", "val_rows"]
 
 
+@pytest.mark.slow
 def test_a_run_from_before_the_timing_protocol_loads_and_rebuilds(smoke_run, tmp_path):
     """A run directory written before the timing protocol (no timings, spreads, intervals or
     validation rows in its ledger and tables, no `timing` in its manifest) loads, and its
@@ -176,6 +183,7 @@ def test_a_run_from_before_the_timing_protocol_loads_and_rebuilds(smoke_run, tmp
     assert (old / "report.html").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_report_budget_query_matches_a_scan(smoke_run):
     out, _ = smoke_run
     trials = pd.read_parquet(out / "trials.parquet")
@@ -203,6 +211,7 @@ def repeats_run(tmp_path_factory, digits_spec, ray_session):
     return out, proc
 
 
+@pytest.mark.slow
 def test_repeats_give_intervals_knee_and_budget(repeats_run):
     res = sweep.load(repeats_run[0])
     front = res.frontier
@@ -229,6 +238,7 @@ def test_repeats_give_intervals_knee_and_budget(repeats_run):
     assert "*" in proc.stdout                      # the knee is marked in the printed frontier
 
 
+@pytest.mark.slow
 def test_sweep_with_repeats_and_budget_one_second(repeats_run):
     """The reporter's acceptance check, `--repeats 2` then `--budget 1`, on the smoke grid (the
     default grid's 336 fits checked nothing more)."""

@@ -155,8 +155,8 @@ def test_aggregate_and_not_separable():
 def test_cost_slopes_recover_a_power_law():
     from sweep.pareto import cost_slopes
     n = np.array([100, 200, 400, 800] * 2)
-    df = pd.DataFrame({"architecture": ["lin"] * 4 + ["quad"] * 4, "n_train": n,
-                       "train_time_s": np.r_[1e-4 * n[:4], 1e-7 * n[4:] ** 2]})
+    df = pd.DataFrame({"architecture": ["lin"] * 4 + ["quad"] * 4, "config_id": ["l"] * 4 + ["q"] * 4,
+                       "n_train": n, "train_time_s": np.r_[1e-4 * n[:4], 1e-7 * n[4:] ** 2]})
     s = cost_slopes(df).set_index("architecture")["slope"]
     assert abs(s["lin"] - 1) < 1e-9 and abs(s["quad"] - 2) < 1e-9
 
@@ -189,3 +189,28 @@ def test_the_incremental_hypervolume_curve_equals_recomputing_every_prefix(rows,
                         maximise) for i in range(len(order))]
     np.testing.assert_allclose(got["hypervolume"], want, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got["compute_s"], order["train_time_s"].cumsum())
+
+
+def test_growth_is_the_median_of_each_configurations_end_to_end_slope():
+    """sweep.growth against a direct computation: per configuration, log(t_last / t_first) over
+    log(n_last / n_first); per architecture, the median of those."""
+    from sweep import growth
+    rng = np.random.default_rng(3)
+    pts = []
+    for c in range(7):
+        b, scale = rng.uniform(0.5, 2.5), rng.uniform(1e-4, 1e-2)
+        for n in sorted(rng.choice([50, 100, 200, 400, 800], size=int(rng.integers(1, 5)), replace=False)):
+            pts.append(("a" if c < 4 else "b", f"c{c}", float(n), scale * n ** b * rng.uniform(0.9, 1.1)))
+    want_cfg = {}
+    for cid in {p[1] for p in pts}:
+        own = sorted((n, t) for _, c, n, t in pts if c == cid)
+        if len(own) >= 2:
+            want_cfg[cid] = np.log(own[-1][1] / own[0][1]) / np.log(own[-1][0] / own[0][0])
+    got = growth.by_configuration((c, n, t) for _, c, n, t in pts)
+    assert got.keys() == want_cfg.keys() and all(abs(got[k] - want_cfg[k]) < 1e-12 for k in got)
+    arch_of = {c: a for a, c, _, _ in pts}
+    want_arch = {a: float(np.median([v for c, v in want_cfg.items() if arch_of[c] == a]))
+                 for a in {arch_of[c] for c in want_cfg}}
+    got_arch = growth.by_architecture(pts)
+    assert got_arch.keys() == want_arch.keys() and all(abs(got_arch[a] - want_arch[a]) < 1e-12 for a in got_arch)
+    assert growth.exponent(10, 1.0, 10, 2.0) is None and growth.exponent(10, 0.0, 20, 1.0) is None

@@ -19,7 +19,6 @@ from conftest import run_cli
 from sweep.prune import Rule, replay
 from test_resume import _driver, _kill_group_and_wait, _ledger_pairs, _marked, _no_driver_left  # noqa: F401
 
-pytestmark = pytest.mark.slow
 SIZES = [0.1, 0.25, 0.5, 1.0]
 
 
@@ -72,6 +71,7 @@ def _check_decisions_replay(run_dir: Path, rule: Rule) -> pd.DataFrame:
     return pd.DataFrame(ok)
 
 
+@pytest.mark.slow
 def test_policy_none_reproduces_the_exhaustive_trials(tmp_path, ray_session, digits_spec):
     a = sweep.run(_space(tmp_path, digits_spec, {"policy": "none"}), out=tmp_path / "none",
                   echo=lambda *x: None, progress_stream=open(os.devnull, "w"))
@@ -87,6 +87,7 @@ def test_policy_none_reproduces_the_exhaustive_trials(tmp_path, ray_session, dig
     assert b.manifest["pruning"] == "none"
 
 
+@pytest.mark.slow
 def test_adaptive_run_stops_early_as_the_rule_says(tmp_path, ray_session, digits_spec):
     res = sweep.run(_space(tmp_path, digits_spec, {"policy": "pareto"}), out=tmp_path / "run",
                     echo=lambda *x: None, progress_stream=open(os.devnull, "w"))
@@ -108,6 +109,7 @@ def test_adaptive_run_stops_early_as_the_rule_says(tmp_path, ray_session, digits
         assert [e.value for e in acc.Scalars("outcome/stopped")] == [1.0]
 
 
+@pytest.mark.slow
 def test_complete_curves_reach_the_top_rung_for_every_architecture(tmp_path, ray_session, digits_spec):
     res = sweep.run(_space(tmp_path, digits_spec, {"policy": "pareto", "curves": "full"}), out=tmp_path / "run",
                     echo=lambda *x: None, progress_stream=open(os.devnull, "w"))
@@ -149,6 +151,7 @@ def _ok_tree_pairs(run_dir: Path) -> set:
 KILLS = int(os.environ.get("SWEEP_KILL_ROUNDS", "2"))   # two in CI; SWEEP_KILL_ROUNDS=20 for more
 
 
+@pytest.mark.slow
 def test_sigkilled_adaptive_run_resumes_to_the_same_decisions(tmp_path, digits_spec):
     """KILLS SIGKILLs of an adaptive run's drivers at random points, each followed by `sweep resume`:
     no stopped pair is ever fitted, no driver's trials fit a pair the ledger held at its start,
@@ -203,6 +206,7 @@ def test_sigkilled_adaptive_run_resumes_to_the_same_decisions(tmp_path, digits_s
         assert not again, f"driver {i} fitted pairs its ledger held at its start: {again}"
 
 
+@pytest.mark.slow
 def test_extend_judges_new_configurations_against_all_records(tmp_path, ray_session, digits_spec):
     """An adaptive run extended with another architecture: the Referee replays the run's
     records first, so the new configurations are judged against every result, and the whole

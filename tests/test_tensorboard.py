@@ -20,7 +20,6 @@ import pytest
 import sweep
 from conftest import REPO
 
-pytestmark = pytest.mark.slow
 TB = str(Path(sys.executable).parent / "tensorboard")
 
 SPACE = {"name": "tb", "sample_sizes": [0.3, 1.0], "pruning": {"policy": "none"}, "architectures": [
@@ -88,6 +87,7 @@ def finished(tmp_path_factory, ray_session, digits_spec):
     return res
 
 
+@pytest.mark.slow
 def test_finished_sweep_in_a_real_tensorboard(finished):
     trials = finished.trials
     ids = set(trials["config_id"])
@@ -125,6 +125,7 @@ def test_finished_sweep_in_a_real_tensorboard(finished):
         board.stop()
 
 
+@pytest.mark.slow
 def test_no_duplicate_event_streams(finished):
     files = list(Path(finished.run_dir).rglob("events.out.tfevents*"))
     tb = finished.run_dir / "tensorboard"
@@ -136,6 +137,7 @@ def test_no_duplicate_event_streams(finished):
     assert sorted(f.name.endswith(".eta") for f in files if f.parent.name == "summary") == [False, True]
 
 
+@pytest.mark.slow
 def test_running_sweep_shows_finished_rungs(tmp_path, digits_spec):
     import yaml
     space = {"dataset": str(digits_spec), "name": "live", "sample_sizes": [0.2, 0.5, 1.0],
@@ -187,6 +189,7 @@ def test_running_sweep_shows_finished_rungs(tmp_path, digits_spec):
                 proc.wait()
 
 
+@pytest.mark.slow
 def test_sweep_tensorboard_command(finished):
     proc = subprocess.Popen([sys.executable, "-m", "sweep", "tensorboard", str(finished.run_dir), "--port", "0"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,

@@ -152,17 +152,17 @@ def test_the_appender_writes_at_once_and_fsyncs_in_groups(tmp_path):
 def test_a_budget_past_its_deadline_starts_no_rung_and_records_each_as_skipped(tmp_path, data):
     import time
 
-    from sweep.trainable import Budget
+    from sweep.budget import TrialBudget
 
     cfg = cfg_of(TREE, {"max_depth": 3}) | {"cost_s": {100: 0.01, 400: 0.04}}
     path = tmp_path / "ledger.jsonl"
-    out = run_rungs(cfg, data, [100, 400], "classification", str(path), None, budget=Budget(time.time() - 1))
+    out = run_rungs(cfg, data, [100, 400], "classification", str(path), None, budget=TrialBudget(time.time() - 1))
     assert out == []
     recs, _ = ledger.read(path)
     assert [(r["rung"], r["status"]) for r in recs] == [(100, "skipped_budget"), (400, "skipped_budget")]
     assert ledger.latest(recs) == {} and set(ledger.budget_skipped(recs)) == {(cfg["config_id"], 100), (cfg["config_id"], 400)}
     # a rung that fits before the deadline runs; once it is fitted, it is no longer skipped
-    out = run_rungs(cfg, data, [100], "classification", str(path), None, budget=Budget(time.time() + 60))
+    out = run_rungs(cfg, data, [100], "classification", str(path), None, budget=TrialBudget(time.time() + 60))
     recs, _ = ledger.read(path)
     assert [r["status"] for r in out] == ["ok"] and set(ledger.budget_skipped(recs)) == {(cfg["config_id"], 400)}
 
@@ -170,9 +170,9 @@ def test_a_budget_past_its_deadline_starts_no_rung_and_records_each_as_skipped(t
 def test_a_budget_scales_predictions_by_what_the_trial_has_seen():
     import time
 
-    from sweep.trainable import Budget
+    from sweep.budget import TrialBudget
 
-    b = Budget(time.time() + 10)
+    b = TrialBudget(time.time() + 10)
     cfg = {"cost_s": {1: 1.0, 2: 6.0}}
     assert b.allows(cfg, 2)
     b.spent(cfg, {"n_train": 1, "status": "ok", "train_time_s": 2.0, "predict_time_s": 0.0})  # twice as slow

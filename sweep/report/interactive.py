@@ -121,7 +121,7 @@ def curves_figures(curves: pd.DataFrame, slopes: pd.DataFrame, metric: str, time
     lf = {"data": learn, "layout": {"title": {"text": "Learning curves (best configuration per architecture)"},
                                     "xaxis": {"title": {"text": "n_train"}},
                                     "yaxis": {"title": {"text": f"validation {metric}"}}, "height": 420}}
-    cf = {"data": cost, "layout": {"title": {"text": "Cost curves (log-log; slope fitted over all points)"},
+    cf = {"data": cost, "layout": {"title": {"text": "Cost curves (log-log; slope: the median of its configurations' growth)"},
                                    "xaxis": {"type": "log", "title": {"text": "n_train"}},
                                    "yaxis": {"type": "log", "title": {"text": time}}, "height": 420}}
     return lf, cf

@@ -41,7 +41,7 @@ def pareto_png(points: pd.DataFrame, front: pd.DataFrame, metric: str, time: str
 def learning_curves_png(curves: pd.DataFrame, slopes: pd.DataFrame, metric: str, time: str,
                         path: Path, top: int | None = None) -> Path:
     """Learning curves (metric against n_train, with 95% bands when there are seeds) and cost
-    curves (time against n_train, log-log, with each architecture's fitted slope)."""
+    curves (time against n_train, log-log, with each architecture's cost growth, sweep.growth)."""
     plt = _plt()
     col = f"val_{metric}"
     slope = dict(zip(slopes["architecture"], slopes["slope"]))
@@ -63,7 +63,7 @@ def learning_curves_png(curves: pd.DataFrame, slopes: pd.DataFrame, metric: str,
     a2.set_yscale("log")
     a2.set_xlabel("n_train")
     a2.set_ylabel(time)
-    a2.set_title("Cost curves (log-log; slope fitted over all points)")
+    a2.set_title("Cost curves (log-log; slope: the median of its configurations' growth)")
     for a in (a1, a2):
         a.grid(True, which="both", alpha=0.3)
         a.legend(fontsize=8)
