@@ -15,6 +15,7 @@ def data_check(dataset: str | Path, out: str | Path | None = None, address: str 
     """Run the data stage alone: print its report, write it (and the quarantine) to `out`,
     and raise DataRuleError (exit 3) when a rule marked fatal failed."""
     from . import data
+    from .rundir import DATA_REPORT, QUARANTINE
     from .rundir import write_json as _write_json
 
     check_transport(address, insecure)
@@ -24,8 +25,8 @@ def data_check(dataset: str | Path, out: str | Path | None = None, address: str 
     rep = prepared.report
     if o is not None:
         o.mkdir(parents=True, exist_ok=True)
-        _write_json(o / "data_report.json", rep)
-        data.write_quarantine(prepared, o / "quarantine")
+        _write_json(o / DATA_REPORT, rep)
+        data.write_quarantine(prepared, o / QUARANTINE)
     echo(data.summary_line(rep, prepared.seconds))
     for name, r in rep["sources"].items():
         kinds: dict[str, int] = {}

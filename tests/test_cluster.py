@@ -147,7 +147,9 @@ def test_token_auth(cluster, tmp_path):
     right.write_text(cluster.token)
     r = run_cli("jobs", "list", "--address", cluster.dashboard, env={**env, "RAY_AUTH_TOKEN_PATH": str(right)})
     assert r.returncode == 0, r.stderr
-    assert "SUCCEEDED" in r.stdout  # the job submitted above (or the --address drivers)
+    # the cluster's own listing, whatever jobs other tests ran (none, in a run of this test alone)
+    own = run_cli("jobs", "list", "--address", cluster.dashboard, env=cluster.env)
+    assert own.returncode == 0 and r.stdout == own.stdout, (r.stdout, own.stdout)
     assert cluster.token not in r.stdout + r.stderr
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..rundir import CURVES_PNG, PARETO_PNG
+from ..rundir import CURVES_PNG, PARETO_PNG, SKIPPED, STOPPED
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -109,12 +109,12 @@ def render(run_dir: Path, title: str, frontier_rows: list[dict], trials: pd.Data
         *(["<h2>Stopped early</h2>",
            "<p class=note>Configurations the adaptive rule stopped: none of their remaining sample "
            "sizes could reach the frontier (pruning: pareto; sweep run --exhaustive fits every pair).</p>",
-           _capped(stopped_rows, "stopped.csv")] if stopped_rows else []),
+           _capped(stopped_rows, STOPPED)] if stopped_rows else []),
         *(["<h2>Not started within the time budget</h2>",
            f"<p class=note>(config_id, rung) pairs the run's --time-budget "
            f"({manifest.get('time_budget_s', 0):g} s) left unstarted (status skipped_budget); "
            "sweep resume RUN fits them.</p>",
-           _capped(skipped_rows, "skipped.csv")] if skipped_rows else []),
+           _capped(skipped_rows, SKIPPED)] if skipped_rows else []),
         "<h2>Failed trials</h2>",
         _capped(failed_rows, "trials.csv (status other than ok)"),
         "<h2>Data</h2>",
