@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, cli_main
 from raycluster import pids_with_env
 
 pytestmark = pytest.mark.slow
@@ -224,8 +224,6 @@ def test_extend_runs_only_the_new_architecture(tmp_path, digits_spec, ray_sessio
 
 
 def test_extend_with_changed_data_is_refused(tmp_path, digits_spec, ray_session):
-    from conftest import cli_main
-
     fits = tmp_path / "fits.log"
     space = _space(tmp_path, digits_spec, fits)
     run_dir = tmp_path / "run"
@@ -243,7 +241,7 @@ def test_extend_with_changed_data_is_refused(tmp_path, digits_spec, ray_session)
 
 
 @pytest.mark.parametrize("presses", [1, 2])
-def test_sigint_stops_cleanly_then_resume_completes(tmp_path, digits_spec, presses):
+def test_sigint_stops_cleanly_then_resume_completes(tmp_path, digits_spec, presses, ray_session):
     """Ctrl-C (and a second Ctrl-C while Tune stops its trials): exit 130, the resume command
     printed, the run marked interrupted, no process of the driver left; resume completes
     (after one Ctrl-C: the run state both leave is the same)."""
@@ -271,16 +269,14 @@ def test_sigint_stops_cleanly_then_resume_completes(tmp_path, digits_spec, press
     assert not _marked(mark), "processes of the interrupted driver are still alive"
     if presses == 2:  # the resume after one Ctrl-C checks the same run state
         return
-    r = _driver(["resume", str(run_dir)], mark, tmp_path / "resume.log")
-    assert r.wait(timeout=300) == 0, (tmp_path / "resume.log").read_text()[-3000:]
+    rc, out, err = cli_main("resume", str(run_dir))   # in this process, on the session's Ray
+    assert rc == 0, (out + err)[-3000:]
     trials = pd.read_parquet(run_dir / "trials.parquet")
     assert len(trials) == len(DELAYS) * len(SIZES)
 
 
 def test_time_limit_and_retries(tmp_path, digits_spec, ray_session):
     """`sweep run` in this process (sweep.cli.main) on the session's Ray: exit 4, the summary."""
-    from conftest import cli_main
-
     marker = tmp_path / "flaky.marker"
     space = {"name": "limits", "dataset": str(digits_spec), "sample_sizes": [0.5, 1.0], "max_failures": 1,
              "pruning": {"policy": "none"}, "allow": {"path_params": ["marker_path"]},
@@ -311,7 +307,7 @@ def test_time_limit_and_retries(tmp_path, digits_spec, ray_session):
     assert "timed_out" in html and "sleepy" in html
 
 
-def test_disk_full_mid_run_is_a_clear_error_then_resume_completes(tmp_path, digits_spec):
+def test_disk_full_mid_run_is_a_clear_error_then_resume_completes(tmp_path, digits_spec, ray_session):
     disk = tmp_path / "disk"
     disk.mkdir()
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], capture_output=True, text=True)
@@ -343,8 +339,8 @@ def test_disk_full_mid_run_is_a_clear_error_then_resume_completes(tmp_path, digi
         before = _ledger_pairs(run_dir)  # whole lines only: a torn one is not a record
         assert not (run_dir / "trials.parquet").exists()
         filler.unlink()
-        r2 = _driver(["resume", str(run_dir)], mark, tmp_path / "resume.log")
-        assert r2.wait(timeout=300) == 0, (tmp_path / "resume.log").read_text()[-3000:]
+        rc, out2, err2 = cli_main("resume", str(run_dir))   # in this process, on the session's Ray
+        assert rc == 0, (out2 + err2)[-3000:]
         trials = pd.read_parquet(run_dir / "trials.parquet")
         pairs = list(zip(trials["config_id"], trials["rung"]))
         assert len(pairs) == len(set(pairs)) == len(DELAYS) * len(SIZES) and set(pairs) >= before
@@ -355,7 +351,7 @@ def test_disk_full_mid_run_is_a_clear_error_then_resume_completes(tmp_path, digi
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
-def test_sigkill_mid_batch_loses_no_written_record_and_refits_none(tmp_path, digits_spec):
+def test_sigkill_mid_batch_loses_no_written_record_and_refits_none(tmp_path, digits_spec, ray_session):
     """Group commit (sweep.ledger.Appender): with fsyncs held back for a minute, the records
     of the trials still running when the whole driver group is SIGKILLed were written but
     not fsynced. Every one of them is in the ledger afterwards, whole, and the resumed run
@@ -375,14 +371,13 @@ def test_sigkill_mid_batch_loses_no_written_record_and_refits_none(tmp_path, dig
     with open(run_dir / "ledger.jsonl", "a") as fh:
         fh.write('{"config_id": "abc", "rung": 12, "stat')
     started = len(_fit_starts(fits))
-    r = _driver(["resume", str(run_dir)], mark, tmp_path / "b.log")
-    assert r.wait(timeout=300) == 0, (tmp_path / "b.log").read_text()[-3000:]
-    assert "torn or unreadable ledger line" in (tmp_path / "b.log").read_text()
+    rc, out, err = cli_main("resume", str(run_dir))   # in this process, on the session's Ray
+    assert rc == 0, (out + err)[-3000:]
+    assert "torn or unreadable ledger line" in out + err
     trials = pd.read_parquet(run_dir / "trials.parquet")
     cid = {round(d, 2): c for d, c in zip(trials["param_delay"], trials["config_id"])}
     # the resumed driver's own fits, in its own process, are the test-split scoring of the frontier
-    refit = {(cid[round(d, 2)], n) for pid, n, d in _fit_starts(fits)[started:] if pid != r.pid} & before
+    refit = {(cid[round(d, 2)], n) for pid, n, d in _fit_starts(fits)[started:] if pid != os.getpid()} & before
     assert refit == set(), f"recorded pairs fitted again after the kill: {sorted(refit)}"
     pairs = list(zip(trials["config_id"], trials["rung"]))
     assert len(pairs) == len(set(pairs)) == len(CHAIN_DELAYS) * len(SIZES) and (trials["status"] == "ok").all()
-    _kill_group_and_wait(r, mark)
