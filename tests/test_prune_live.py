@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import sweep
-from conftest import run_cli
+from conftest import cli_main, run_cli
 from sweep.prune import Rule, replay
 from test_resume import _driver, _kill_group_and_wait, _ledger_pairs, _marked, _no_driver_left  # noqa: F401
 
@@ -152,7 +152,7 @@ KILLS = int(os.environ.get("SWEEP_KILL_ROUNDS", "2"))   # two in CI; SWEEP_KILL_
 
 
 @pytest.mark.slow
-def test_sigkilled_adaptive_run_resumes_to_the_same_decisions(tmp_path, digits_spec):
+def test_sigkilled_adaptive_run_resumes_to_the_same_decisions(tmp_path, digits_spec, ray_session):
     """KILLS SIGKILLs of an adaptive run's drivers at random points, each followed by `sweep resume`:
     no stopped pair is ever fitted, no driver's trials fit a pair the ledger held at its start,
     and the final ledger's decisions are those of the Judge fed the same records in the same
@@ -182,11 +182,9 @@ def test_sigkilled_adaptive_run_resumes_to_the_same_decisions(tmp_path, digits_s
         kills += len(_ledger_pairs(run_dir)) > len(before)
     if json.loads((run_dir / "manifest.json").read_text())["status"] != "complete":
         drivers.append({"done": _ok_tree_pairs(run_dir), "start": len(_fit_log(log))})
-        mark = f"drv-{os.getpid()}-afinal"
-        r = _driver(["resume", str(run_dir)], mark, tmp_path / "final.log")
-        assert r.wait(timeout=300) == 0, (tmp_path / "final.log").read_text()[-3000:]
-        assert not _marked(mark)
-        drivers[-1]["pid"] = r.pid
+        rc, out, err = cli_main("resume", str(run_dir))   # in this process, on the session's Ray
+        assert rc == 0, (out + err)[-3000:]
+        drivers[-1]["pid"] = os.getpid()
     assert kills == KILLS, f"only {kills} kills landed mid-run in {attempt} attempts"
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "complete"
     _check_decisions_replay(run_dir, Rule())
