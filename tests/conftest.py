@@ -24,10 +24,12 @@ _RAY_ROOT = Path(os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()) / "ray"
 
 
 def _ray_sessions() -> set[str]:
-    """Ray session folders: local Rays (RAY_TMPDIR or /tmp/ray) and the loopback clusters'
-    nodes (tests/raycluster.py: /tmp/swc-*/rt*)."""
+    """Ray session folders of local Rays (RAY_TMPDIR or /tmp/ray), and one name per loopback
+    cluster head this process started (tests/raycluster.py: their folders are removed when
+    the cluster stops, often before the check)."""
     found = {str(p) for p in _RAY_ROOT.glob("session_2*")} if _RAY_ROOT.exists() else set()
-    return found | {str(p) for p in Path("/tmp").glob("swc-*/rt*/session_2*")}
+    heads = sys.modules["raycluster"].LoopbackCluster.heads_started if "raycluster" in sys.modules else 0
+    return found | {f"loopback cluster head {k}" for k in range(heads)}
 
 
 # Fixtures that hold a Ray or a run made on one: a test that requests one (directly or

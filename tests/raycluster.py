@@ -25,6 +25,8 @@ def free_port() -> int:
 
 
 class LoopbackCluster:
+    heads_started = 0   # how many heads this test process started (conftest: the slow mark's check)
+
     def __init__(self, token_auth: bool = True):
         self.root = Path(tempfile.mkdtemp(prefix="swc-", dir="/tmp"))  # short: unix socket paths
         self.home = self.root / "home"
@@ -72,6 +74,7 @@ class LoopbackCluster:
         return p
 
     def start_head(self, num_cpus: int = 1) -> None:
+        LoopbackCluster.heads_started += 1
         base = self.port_base
         self._start(["--head", "--num-cpus", str(num_cpus), "--port", str(self.gcs_port),
                      "--dashboard-port", str(self.dash_port), "--dashboard-host", "127.0.0.1",
