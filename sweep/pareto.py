@@ -40,6 +40,9 @@ def frontier_mask(metric, time, maximise: bool = True) -> np.ndarray:
     return out
 
 
+KNEE_TIE = 1e-12  # knee distances (on [0, 1] axes) closer than this are float noise, not an order
+
+
 def knee_index(metric, time, maximise: bool = True) -> int | None:
     """Position (in the given frontier arrays) of the knee.
 
@@ -67,7 +70,7 @@ def knee_index(metric, time, maximise: bool = True) -> int | None:
     if norm == 0:
         return b
     dist = np.abs(dy * (x - x[a]) - dx * (y - y[a])) / norm
-    return int(np.argmax(dist))
+    return int(np.argmax(dist >= dist.max() - KNEE_TIE))  # distances this close are a tie: the first wins
 
 
 def frontier(points: pd.DataFrame, metric: str, time: str = "train_time_s",

@@ -51,15 +51,13 @@ def brute_knee(m, t):
     y = (m - m.min()) / (m.max() - m.min()) if m.max() > m.min() else np.zeros_like(m)
     a = min(range(len(m)), key=lambda i: (t[i], -m[i]))
     b = max(range(len(m)), key=lambda i: (m[i], -t[i]))
-    best, arg = -1.0, 0
+    d = []
     for i in range(len(m)):
         # distance from point i to the line through a and b, by the cross product
         num = abs((x[b] - x[a]) * (y[a] - y[i]) - (x[a] - x[i]) * (y[b] - y[a]))
         den = np.hypot(x[b] - x[a], y[b] - y[a])
-        d = num / den if den else 0.0
-        if d > best + 1e-12:
-            best, arg = d, i
-    return arg
+        d.append(num / den if den else 0.0)
+    return next(i for i in range(len(m)) if d[i] >= max(d) - 1e-12)  # ties within 1e-12: the first
 
 
 @settings(max_examples=200, deadline=None)
