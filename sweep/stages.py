@@ -27,8 +27,8 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ConfigError, DataError, RunInterrupted
 from .budget import Deadline
+from .errors import ConfigError, DataError, RunInterrupted
 from .grid import Configuration, expand, ladder, sizes_for
 from .metrics import Objective
 from .rundir import COMPLETE, DATA_REPORT, MANIFEST, QUARANTINE, SPEC, RunDir
