@@ -122,7 +122,7 @@ def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | 
     entries = run.entries()
     made = run.make()
     manifest = manifest_for(s, run, argv=o.argv, address=o.address, storage=o.storage,
-                            previous=previous, action=action)
+                            previous=previous, action=action, warm=o.warm)
     before = run.snapshot() if previous is not None or in_plan else {}
     trials_started = False
     try:

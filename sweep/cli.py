@@ -6,8 +6,8 @@ import argparse
 import sys
 import traceback
 
-from .cliargs import (Parser, add_cluster_flags, add_connect_timeout, add_debug, add_insecure, add_num_cpus,
-                      duration, positive_int)
+from .cliargs import (Parser, add_cluster_flags, add_cold, add_connect_timeout, add_debug, add_insecure,
+                      add_num_cpus, duration, positive_int)
 from .cliprint import print_drift, print_result, print_stops
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, SweepError, printable
 from .rundir import TENSORBOARD
@@ -40,13 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset", help="dataset spec YAML (default: the search space's `dataset`)")
     r.add_argument("--out", help="run directory to create (default: a new folder under runs/)")
     r.add_argument("--address", help="an existing Ray cluster (auto, HOST:PORT, ray://HOST:10001); "
-                   "default: start a local one")
+                   "default: `sweep up`'s warm Ray when it is up, else a new local one")
     r.add_argument("--storage", metavar="URI", help="copy the run directory to URI/<run name> when "
                    "it ends (s3://bucket/runs, gs://..., file:///shared/runs)")
     add_connect_timeout(r)
     r.add_argument("--max-concurrent", type=positive_int, help="at most N trials at once")
     r.add_argument("--repeats", type=positive_int, help="seeds per configuration (overrides the space)")
     add_num_cpus(r)
+    add_cold(r)
     r.add_argument("--smoke", action="store_true", help="a small grid that finishes in under a minute")
     r.add_argument("--extend", action="store_true", help="--out names an existing run whose space "
                    "gained architectures, values or sizes: run only the new (config_id, rung) pairs")
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--json", action="store_true", help="print the plan as one JSON object on stdout")
     add_insecure(pl)
     add_num_cpus(pl)
+    add_cold(pl)
     pl.add_argument("--smoke", action="store_true", help="the space's small grid")
     pl.add_argument("--repeats", type=positive_int, help="seeds per configuration (overrides the space)")
     pl.add_argument("--exhaustive", action="store_true", help="plan for --exhaustive (no early stopping)")
@@ -85,16 +87,27 @@ def build_parser() -> argparse.ArgumentParser:
     rs = sub.add_parser("resume", help="continue a run whose driver died or was interrupted: "
                         "pairs in its ledger are kept, the rest runs")
     rs.add_argument("run_dir", help="the run directory")
-    rs.add_argument("--address", help="an existing Ray cluster (default: start a local one)")
+    rs.add_argument("--address", help="an existing Ray cluster (default: `sweep up`'s warm Ray when it "
+                    "is up, else a new local one)")
     rs.add_argument("--storage", metavar="URI", help="copy the run directory there when it ends")
     add_connect_timeout(rs)
     rs.add_argument("--max-concurrent", type=positive_int, help="at most N trials at once")
     add_num_cpus(rs)
+    add_cold(rs)
     rs.add_argument("--time-budget", type=duration("--time-budget"), metavar="DURATION",
                     help="a new budget for the rest of the run (90, 15m, 2h)")
     add_insecure(rs)
     add_debug(rs)
     rs.set_defaults(func=_cmd_resume)
+
+    up = sub.add_parser("up", help="keep a warm local Ray for repeated runs on this machine: `sweep "
+                        "run | resume | plan` use it until `sweep down` (skips Ray's start and stop)")
+    add_num_cpus(up)
+    add_debug(up)
+    up.set_defaults(func=_cmd_up)
+    down = sub.add_parser("down", help="stop the warm local Ray of `sweep up`")
+    add_debug(down)
+    down.set_defaults(func=_cmd_down)
 
     sb = sub.add_parser("submit", help="run a sweep as a job on an existing cluster (Ray's Job API)")
     sb.add_argument("space", nargs="?", help="search space YAML inside this project "
@@ -174,7 +187,7 @@ def _cmd_run(args) -> int:
     options = dict(dataset=args.dataset, address=args.address, max_concurrent=args.max_concurrent,
                    smoke=args.smoke, repeats=args.repeats, num_cpus=args.num_cpus, argv=sys.argv,
                    storage=args.storage, connect_timeout_s=args.connect_timeout, exhaustive=args.exhaustive,
-                   insecure=args.insecure)
+                   insecure=args.insecure, cold=args.cold)
     if args.extend:
         if args.out is None:
             raise ConfigError("--extend needs --out RUN_DIR: the finished run to extend")
@@ -186,13 +199,27 @@ def _cmd_run(args) -> int:
                                 started_at=process_started_at(), **options))
 
 
+def _cmd_up(args) -> int:
+    from . import runtime
+
+    runtime.up(args.num_cpus)
+    return 0
+
+
+def _cmd_down(args) -> int:
+    from . import runtime
+
+    runtime.down()
+    return 0
+
+
 def _cmd_resume(args) -> int:
     from . import api
 
     result = api.resume(args.run_dir, address=args.address, max_concurrent=args.max_concurrent,
                         num_cpus=args.num_cpus, argv=sys.argv, storage=args.storage,
                         connect_timeout_s=args.connect_timeout, time_budget_s=args.time_budget,
-                        started_at=process_started_at(), insecure=args.insecure)
+                        started_at=process_started_at(), insecure=args.insecure, cold=args.cold)
     return print_result(result)
 
 
@@ -206,7 +233,7 @@ def _cmd_plan(args) -> int:
     p = api.plan(args.space, dataset=args.dataset, out=args.out, cores=args.cores, address=args.address,
                  num_cpus=args.num_cpus, budget_s=args.budget, smoke=args.smoke, repeats=args.repeats,
                  exhaustive=args.exhaustive, echo=echo, connect_timeout_s=args.connect_timeout,
-                 started_at=process_started_at(), insecure=args.insecure)
+                 started_at=process_started_at(), insecure=args.insecure, cold=args.cold)
     if args.json:
         print(json.dumps(p, default=str))
         return 0

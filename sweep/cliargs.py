@@ -72,6 +72,12 @@ def add_insecure(p) -> None:
                    "machine without TLS (prefer an SSH tunnel, or RAY_USE_TLS=1)")
 
 
+def add_cold(p) -> None:
+    """--cold for a command that would use `sweep up`'s warm runtime (run, resume, plan)."""
+    p.add_argument("--cold", action="store_true", help="start a new local Ray even when `sweep up` "
+                   "keeps a warm one (without --address, a warm runtime is used when it is up)")
+
+
 def add_num_cpus(p) -> None:
     p.add_argument("--num-cpus", type=positive_int, help="CPUs of the local Ray (default: all)")
 

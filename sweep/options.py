@@ -8,7 +8,7 @@ and build one `Options`; the stages read its fields instead of parameter lists t
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .errors import ConfigError
@@ -16,7 +16,9 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class Options:
-    address: str | None = None              # an existing cluster (HOST:PORT, ray://, auto); None: a new local Ray
+    address: str | None = None              # an existing cluster (HOST:PORT, ray://, auto); None: the warm
+                                             # runtime of `sweep up` when it is there, else a new local Ray
+    cold: bool = False                       # a new local Ray even when `sweep up` is running
     num_cpus: int | None = None              # CPUs of the new local Ray (not with `address`)
     max_concurrent: int | None = None        # trials at once (default: as many as the CPUs allow)
     connect_timeout_s: float = 30.0          # how long `address` may take to answer
@@ -27,6 +29,7 @@ class Options:
     argv: list[str] | None = None            # the command line, for the manifest
     echo: Callable[..., Any] = print         # where the stages' lines go
     progress_stream: Any = None              # where the live progress line goes (default stderr)
+    warm: bool = field(default=False, init=False)   # set below: the run uses `sweep up`'s Ray
 
     def __post_init__(self):
         from .connect import check_transport
@@ -42,6 +45,13 @@ class Options:
         if not self.connect_timeout_s > 0:
             raise ConfigError(f"--connect-timeout must be > 0 seconds, but got {self.connect_timeout_s}")
         check_transport(self.address, self.insecure)
+        from .runtime import warm_address
+
+        address = warm_address(self.address, self.num_cpus, self.cold)
+        if address != self.address:   # the warm runtime: its CPUs are the ones --num-cpus named
+            object.__setattr__(self, "address", address)
+            object.__setattr__(self, "num_cpus", None)
+            object.__setattr__(self, "warm", True)
 
     def refuse(self, what: str, **fields: str) -> None:
         """ConfigError for a field `what` does not take (field name → the fix), when it is set."""

@@ -19,7 +19,8 @@ from .stages import Specs
 
 
 def manifest_for(s: Specs, run: RunDir, *, argv: list[str] | None, address: str | None,
-                 storage: str | None, previous: dict | None = None, action: str | None = None) -> dict:
+                 storage: str | None, previous: dict | None = None, action: str | None = None,
+                 warm: bool = False) -> dict:
     """The manifest a run starts with (status running); a resumed or extended run keeps its
     name, start and history, and gains one history entry."""
     from .storage import redact
@@ -31,7 +32,8 @@ def manifest_for(s: Specs, run: RunDir, *, argv: list[str] | None, address: str 
         "space_file": str(s.space_path.resolve()), "dataset_file": str(s.dataset_path.resolve()),
         "smoke": s.smoke, "repeats": s.repeats or s.space.repeats, "seeds": sorted({c.seed for c in s.configs}),
         "split_seed": s.dataset.split.seed, "metric": s.space.metric, "time_axis": s.space.time_axis,
-        "address": address or "local", "storage": redact(storage), "versions": _versions(),
+        "address": address or "local", "runtime": "warm" if warm else ("cluster" if address else "local"),
+        "storage": redact(storage), "versions": _versions(),
         "pruning": "none" if s.exhaustive else s.space.pruning.policy,
         "search": _search(s),
     }

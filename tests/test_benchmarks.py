@@ -99,3 +99,7 @@ def test_overhead_smoke():
     r = out["rounds"][0]
     assert 0 < r["trials_wall_s"] < r["cold_wall_s"] and r["ray_floor_s"] > 0 and r["pairs"] > 0
     assert 0 <= r["first_fit_s"] < r["trials_wall_s"]
+    # `sweep up` found and used (the script checks each manifest's `runtime`), and the warm run
+    # fits the same pairs to the same scores as the cold one
+    assert 0 < r["warm_trials_wall_s"] < r["warm_wall_s"] and 0 <= r["warm_first_fit_s"] < r["warm_trials_wall_s"]
+    assert r["same_results"] is True and out["same_results"] is True and out["up_s"] > 0
