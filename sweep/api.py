@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import planning, runfiles, stages
+from . import planning, runfiles, searching, stages
 from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError, RunInterrupted, StorageError
 from .metrics import Objective
 from .options import Options
@@ -67,6 +67,8 @@ def run(space: str | Path | None = None, dataset: str | Path | None = None, out:
     o = Options(**options)
     plan_dir = _plan_dir(plan) if plan is not None else None
     s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=o.echo)
+    searching.refuse_unsupported(s, "--time-budget" if o.time_budget_s is not None else
+                                 "--plan" if plan is not None else None)
     _check_storage(o.storage)
     run_dir = RunDir.new(out, s.run_name)
     if plan_dir is None and run_dir.has(PLAN):
@@ -83,6 +85,7 @@ def resume(run_dir: str | Path, **options) -> SweepResult:
     o = Options(**options)
     run, previous = RunDir.existing(run_dir, "sweep resume")
     s = stages.specs_of_run(run, previous, echo=o.echo)
+    searching.refuse_unsupported(s, "--time-budget" if o.time_budget_s is not None else None)
     _check_storage(o.storage)
     return _execute(s, run, previous, "resume", o)
 
@@ -98,6 +101,7 @@ def extend(run_dir: str | Path, space: str | Path | None = None, dataset: str | 
     o.refuse("--extend", time_budget_s="extend the run, then `sweep resume RUN --time-budget D` if it "
              "must fit in a budget")
     s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=o.echo)
+    searching.refuse_unsupported(s, "--extend")
     run, previous = RunDir.existing(run_dir, "--extend")
     _check_storage(o.storage)
     return _execute(s, run, previous, "extend", o)
@@ -137,7 +141,7 @@ def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | 
             if o.time_budget_s is not None:
                 b = stages.budget(s, d, run, manifest, o.time_budget_s, o.started_at, o.echo)
             trials_started = True
-            stages.trials(s, d, run, manifest, max_concurrent=o.max_concurrent,
+            s = searching.trials(s, d, run, manifest, max_concurrent=o.max_concurrent,
                           progress_stream=o.progress_stream, echo=o.echo, budget=b)
             t0 = time.perf_counter()
             r = stages.results(s, d, run)
@@ -189,6 +193,7 @@ def plan(space: str | Path | None = None, dataset: str | Path | None = None, out
     if out is not None and Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())):
         raise ConfigError(f"--out {out}: already holds files (a plan or a run); choose a new directory")
     s = stages.specs(space, dataset, smoke=smoke, repeats=repeats, exhaustive=exhaustive, echo=o.echo)
+    searching.refuse_unsupported(s, "sweep plan")
     run = RunDir.new(out, s.run_name + "-plan")
     entries = run.entries()
     made = run.make()

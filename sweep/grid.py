@@ -7,7 +7,9 @@ in every run and on every machine. `group_id` is the same hash without the seed.
 `expand` is the one function every stage gets its configurations from: a grid
 architecture gives every combination of its grid; under `search: {method: random}` an
 architecture with distributions gives its share of the `n` draws (sweep.spec.sampling),
-which are ordinary configurations from then on (same ids, ledger, plan, report).
+which are ordinary configurations from then on (same ids, ledger, plan, report); under
+`method: optuna`, its share of the first batch, and sweep.asking adds the rest as the run
+goes (`sampled_configurations` turns what Optuna asked into configurations).
 """
 
 from __future__ import annotations
@@ -97,12 +99,13 @@ def expand_architecture(arch: Architecture, seeds: list[int], time_limit_s: floa
 
 
 def sampled_counts(space: SearchSpace) -> dict[str, int]:
-    """How many of a random search's `n` draws each architecture with distributions gets:
-    round-robin in the space's order (n // A each, the first n % A one more)."""
-    if space.search.method != "random":
+    """How many of a random search's `n` draws (of a model-based search's first batch) each
+    architecture with distributions gets: round-robin in the space's order (n // A each, the
+    first n % A one more)."""
+    if space.search.method not in ("random", "optuna"):
         return {}
     names = [a.name for a in space.architectures if a.sampled]
-    n = space.search.n or 0
+    n = (space.search.n or 0) if space.search.method == "random" else space.search.batch_size
     return {name: n // len(names) + (1 if i < n % len(names) else 0) for i, name in enumerate(names)}
 
 
@@ -120,6 +123,15 @@ def draw_architecture(arch: Architecture, count: int, space: SearchSpace, seeds:
     return [c for drawn in draws
             for c in configurations(arch, {**arch.params, **drawn}, searched, seeds, space.time_limit_s,
                                     space.max_failures, sampled)]
+
+
+def sampled_configurations(arch: Architecture, drawn: dict, space: SearchSpace, seeds: list[int]) -> list[Configuration]:
+    """A sampled architecture's configurations (one per seed) for values drawn elsewhere (a
+    model-based sampler): its fixed params, then the drawn values, as draw_architecture makes them."""
+    searched = tuple(arch.grid) + tuple(arch.distributions)
+    sampled = tuple(k for k, d in arch.distributions.items() if d.numeric)
+    return configurations(arch, {**arch.params, **drawn}, searched, seeds, space.time_limit_s,
+                          space.max_failures, sampled)
 
 
 def expand(space: SearchSpace, smoke: bool = False, repeats: int | None = None) -> list[Configuration]:

@@ -200,9 +200,9 @@ def index(path: str | Path, config_ids=None) -> dict[str, dict[int, str]]:
     return out
 
 
-def read(path: str | Path) -> tuple[list[dict], int]:
-    """All whole records, and the number of torn or unreadable lines passed over (not the
-    budget-skipped pairs: those are `budget_skipped`)."""
+def read(path: str | Path, need: tuple[str, ...] = ("config_id", "rung")) -> tuple[list[dict], int]:
+    """All whole records (objects holding every key in `need`), and the number of torn or
+    unreadable lines passed over (not the budget-skipped pairs: those are `budget_skipped`)."""
     p = Path(path)
     if not p.exists():
         return [], 0
@@ -221,7 +221,7 @@ def read(path: str | Path) -> tuple[list[dict], int]:
         except ValueError:
             skipped += 1
             continue
-        if isinstance(rec, dict) and "config_id" in rec and "rung" in rec:
+        if isinstance(rec, dict) and all(k in rec for k in need):
             records.append(rec)
         else:
             skipped += 1

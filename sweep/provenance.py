@@ -46,10 +46,14 @@ def manifest_for(s: Specs, run: RunDir, *, argv: list[str] | None, address: str 
 
 
 def _search(s: Specs) -> dict:
-    """The search method, and for a random search its n, draws' seed and sobol."""
+    """The search method, and for a random search its n, draws' seed and sobol; for a
+    model-based one its n, seed, sampler and batch."""
     search = s.space.search
     if search.method == "grid":
         return {"method": "grid"}
+    if search.method == "optuna":
+        return {"method": "optuna", "n": search.n, "seed": s.space.search_seed,
+                "sampler": search.sampler or "tpe", "batch": search.batch_size}
     return {"method": search.method, "n": search.n, "seed": s.space.search_seed, "sobol": search.sobol}
 
 

@@ -36,6 +36,7 @@ REPORT = "report.html"
 PARETO_PNG = "pareto.png"
 CURVES_PNG = "learning_curves.png"
 TEST_SCORES = "test_scores.jsonl"
+SEARCH_LOG = "search.jsonl"   # a model-based search's asked configurations (sweep.asking)
 COMPLETE = "complete"
 
 

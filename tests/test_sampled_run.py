@@ -65,3 +65,38 @@ def test_sampled_run_killed_resumed_and_extended_loses_nothing_and_refits_nothin
     assert set(_ok_counts(run_dir).values()) == {1}                      # the old pairs were not fitted again
     old = both[both["config_id"].isin(ids6)].set_index(["config_id", "rung"]).sort_index()
     pd.testing.assert_series_equal(old["param_delay"], first.set_index(["config_id", "rung"]).sort_index()["param_delay"])
+
+
+def test_optuna_search_killed_in_its_second_batch_resumes_without_asking_again(tmp_path, digits_spec):
+    """search: optuna, n 8 in batches of 4: SIGKILLed once the second batch (asked of the
+    sampler, logged in search.jsonl) is being fitted, then resumed by a real driver. The
+    resumed run fits the logged batch's remaining pairs (no new asks: n is reached), loses
+    none and fits none twice."""
+    mark = f"drv-{os.getpid()}-optuna"
+    run_dir = tmp_path / "run"
+    space = yaml.safe_load(_space(tmp_path, digits_spec, 8).read_text())
+    space["search"] = {"method": "optuna", "n": 8, "batch": 4, "seed": 3}
+    path = tmp_path / "optuna.yaml"
+    path.write_text(yaml.safe_dump(space, sort_keys=False))
+    first = {c.config_id for c in specs(path, None, echo=lambda *_: None).configs}
+    assert len(first) == 4                                              # the first batch: random draws
+
+    p = _start_until(path, run_dir, 14, mark, tmp_path / "a.log")       # 12 pairs in the first batch
+    assert p.poll() is None, (tmp_path / "a.log").read_text()[-3000:]
+    _kill_group_and_wait(p, mark)
+    logged = [json.loads(x) for x in (run_dir / "search.jsonl").read_text().splitlines()]
+    assert [r["batch"] for r in logged] == [1, 1, 1, 1] and not {r["config_id"] for r in logged} & first
+    killed_at = _ok_counts(run_dir)
+    assert 14 <= sum(killed_at.values()) < 24                           # killed inside the second batch
+
+    r = _driver(["resume", str(run_dir)], mark, tmp_path / "b.log")
+    assert r.wait(timeout=300) == 0, (tmp_path / "b.log").read_text()[-3000:]
+    assert [json.loads(x) for x in (run_dir / "search.jsonl").read_text().splitlines()] == logged  # no new asks
+    rungs = json.loads((run_dir / "manifest.json").read_text())["rungs"]
+    trials = pd.read_parquet(run_dir / "trials.parquet")
+    ids = first | {r["config_id"] for r in logged}
+    assert set(zip(trials["config_id"], trials["rung"])) == {(c, n) for c in ids for n in rungs}
+    assert set(_ok_counts(run_dir).values()) == {1}                      # none fitted twice
+    assert trials["param_delay"].between(0.2, 0.3).all()
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["search"] == {"method": "optuna", "n": 8, "seed": 3, "sampler": "tpe", "batch": 4}

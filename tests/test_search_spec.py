@@ -86,20 +86,27 @@ def test_bad_distribution_messages(tmp_path, dist, expected):
 
 
 @pytest.mark.parametrize("edit, expected", [
-    (("search: {method: random, n: 4, seed: 1}", "search: {method: optuna, sampler: tpe, n: 4}"),
-     r"s\.yaml:3:1: key 'search' has invalid value .*method optuna \(a model-based search\) is not available yet"),
+    (("search: {method: random, n: 4, seed: 1}", "search: {method: optuna, sampler: gp, n: 4}"),
+     r"s\.yaml:3:1: key 'search' has invalid value .*sampler 'gp' is not offered \(Optuna's GPSampler needs "
+     r"PyTorch, which sweep does not install\); use one of tpe"),
+    (("search: {method: random, n: 4, seed: 1}", "search: {method: optuna, sampler: tpe}"),
+     r"key 'search' .*method optuna needs n, the number of configurations to draw"),
+    (("search: {method: random, n: 4, seed: 1}", "search: {method: random, n: 4, batch: 2}"),
+     r"batch does not apply to method random; remove it or set method: optuna"),
+    (("search: {method: random, n: 4, seed: 1}", "search: {method: optuna, n: 4, sobol: true}"),
+     r"sobol does not apply to method optuna; remove it or set method: random"),
     (("search: {method: random, n: 4, seed: 1}", "search: {method: random}"),
      r"key 'search' .*method random needs n, the number of configurations to draw; add e.g. n: 20"),
     (("search: {method: random, n: 4, seed: 1}", "search: {method: random, n: 0}"),
      r"s\.yaml:3:26: key 'search.n' has invalid value 0"),
     (("search: {method: random, n: 4, seed: 1}", "search: {method: grid, n: 4}"),
-     r"n applies to method random only, but method is grid; remove it or set method: random"),
+     r"n does not apply to method grid; remove it or set method: random"),
     (("search: {method: random, n: 4, seed: 1}", "search: {method: grid}"),
      r"architectures \['lr'\] have distributions, which method grid does not draw from; add `search: "),
     (("search: {method: random, n: 4, seed: 1}", ""),
      r"architectures \['lr'\] have distributions, which method grid does not draw from"),
     (("search: {method: random, n: 4, seed: 1}", "search: {method: random, n: 4, sobel: true}"),
-     r"s\.yaml:3:32: unknown key 'search.sobel'; check the spelling \(allowed keys here: method, n, seed, sobol\)"),
+     r"s\.yaml:3:32: unknown key 'search.sobel'; check the spelling \(allowed keys here: method, n, seed, sobol, sampler, batch\)"),
     (("    distributions:\n      C: {loguniform: [1.0e-3, 100]}\n", "    grid: {C: [1.0]}\n"),
      r"search method random draws from distributions, but no architecture has any"),
     (("    params: {max_iter: 50}", "    params: {max_iter: 50, C: 1.0}"),
@@ -167,8 +174,10 @@ CLI = {
                           r"sklearn.linear_model.LogisticRegression takes no hyperparameter 'Cs'; did you mean 'C'\?"),
     "empty choice": (_with({"C": {"choice": []}}),
                      r"space\.yaml:\d+:\d+: key 'architectures\[0\]\.distributions\.C' .*choice is an empty list"),
-    "optuna": ({**SPACE, "search": {"method": "optuna", "n": 8}},
-               r"key 'search' .*method optuna \(a model-based search\) is not available yet"),
+    "optuna without distributions": ({**SPACE, "search": {"method": "optuna", "n": 8},
+                                      "architectures": [{k: v for k, v in SPACE["architectures"][0].items()
+                                                         if k != "distributions"}]},
+                                     r"search method optuna draws from distributions, but no architecture has any"),
     "path-like choice": (_with({"solver": {"choice": ["lbfgs", "../x"]}}),  # (before the draws: too few)
                          r"hyperparameter 'solver' = '../x' names a path"),
 }

@@ -9,7 +9,9 @@ A distribution is written as one mapping, checked whole (bounds, types) before a
 
 `search: {method: grid}` (the default) expands every grid as it always has; `method:
 random` draws `n` configurations (docs/specs.md, "Sampled search spaces"); `method: optuna`
-is named by issue 29 but is not available yet. How values are drawn is sweep.spec.sampling.
+draws its first `batch` configurations as random does, then asks Optuna's sampler for the
+rest, `batch` at a time, from the results so far (sweep.asking). How values are drawn is
+sweep.spec.sampling.
 """
 
 from __future__ import annotations
@@ -161,36 +163,51 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+SAMPLERS = ("tpe",)   # Optuna samplers a model-based search takes (sweep.asking)
+_NOT_OFFERED = {"gp": "Optuna's GPSampler needs PyTorch, which sweep does not install",
+                "nsga2": "Optuna's NSGA-II keeps its generations in trial attributes that a study rebuilt "
+                         "from the ledger does not have"}
+
+
 class Search(BaseModel):
     """How the space becomes configurations: `grid` (every combination of every grid, the
-    default) or `random` (`n` configurations drawn from the distributions, by `seed`;
-    `sobol: true` draws them from a scrambled Sobol' sequence instead)."""
+    default), `random` (`n` configurations drawn from the distributions, by `seed`; `sobol:
+    true` draws them from a scrambled Sobol' sequence instead) or `optuna` (`n` configurations,
+    the first `batch` drawn as random does, the rest asked of Optuna's `sampler`, `batch` at a
+    time, from the results so far)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     method: Literal["grid", "random", "optuna"] = "grid"
-    n: int | None = Field(None, ge=1, le=MAX_N, description="method random: configurations to draw over "
-                          "the architectures with distributions")
+    n: int | None = Field(None, ge=1, le=MAX_N, description="methods random and optuna: configurations to "
+                          "draw over the architectures with distributions")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="the draws' seed (default: the space's seed)")
     sobol: bool = Field(False, description="draw from a scrambled Sobol' sequence (quasi-random)")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _not_yet(cls, data: Any) -> Any:
-        # before the keys are checked: `method: optuna, sampler: tpe` is told about optuna first
-        if isinstance(data, dict) and data.get("method") == "optuna":
-            raise ValueError("method optuna (a model-based search) is not available yet in this version of "
-                             "sweep; use method: random with n, or method: grid")
-        return data
+    sampler: str | None = Field(None, description="method optuna: Optuna's sampler (tpe, the default)")
+    batch: int | None = Field(None, ge=1, le=MAX_N, description="method optuna: configurations asked at a "
+                              "time (default: max(4, n / 5), at most n)")
 
     @model_validator(mode="after")
     def _check(self) -> "Search":
-        if self.method == "grid":
-            given = [k for k in ("n", "seed") if getattr(self, k) is not None] + (["sobol"] if self.sobol else [])
-            if given:
-                raise ValueError(f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to method "
-                                 f"random only, but method is grid; remove {'them' if len(given) > 1 else 'it'} "
-                                 "or set method: random")
-        if self.method == "random" and self.n is None:
-            raise ValueError("method random needs n, the number of configurations to draw; add e.g. n: 20")
+        own = {"random": ("n", "seed", "sobol"), "optuna": ("n", "seed", "sampler", "batch")}
+        given = [k for k in ("n", "seed", "sampler", "batch") if getattr(self, k) is not None] + \
+            (["sobol"] if self.sobol else [])
+        wrong = [k for k in given if k not in own.get(self.method, ())]
+        if wrong:
+            takers = [m for m in ("random", "optuna") if all(k in own[m] for k in wrong)]
+            fix = f"set method: {takers[0]}" if takers else "remove it"
+            raise ValueError(f"{' and '.join(wrong)} {'do' if len(wrong) > 1 else 'does'} not apply to method "
+                             f"{self.method}; remove {'them' if len(wrong) > 1 else 'it'} or {fix}")
+        if self.method in ("random", "optuna") and self.n is None:
+            raise ValueError(f"method {self.method} needs n, the number of configurations to draw; add e.g. n: 20")
+        if self.sampler is not None and self.sampler not in SAMPLERS:
+            why = _NOT_OFFERED.get(self.sampler)
+            raise ValueError(f"sampler {printable(repr(self.sampler))} is not offered"
+                             f"{' (' + why + ')' if why else ''}; use one of {', '.join(SAMPLERS)}")
         return self
+
+    @property
+    def batch_size(self) -> int:
+        """Configurations a model-based search asks for at a time (its first batch: random draws)."""
+        n = self.n or 1
+        return min(n, self.batch or max(4, math.ceil(n / 5)))

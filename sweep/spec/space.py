@@ -215,10 +215,10 @@ class SearchSpace(_Frozen):
         if self.search.method == "grid" and sampled:
             raise ValueError(f"architectures {sampled} have distributions, which method grid does not draw "
                              "from; add `search: {method: random, n: 20}` (or give those values as a grid)")
-        if self.search.method == "random":
+        if self.search.method in ("random", "optuna"):
             if not sampled:
-                raise ValueError("search method random draws from distributions, but no architecture has "
-                                 "any; add `distributions:` to an architecture, or use method: grid")
+                raise ValueError(f"search method {self.search.method} draws from distributions, but no "
+                                 "architecture has any; add `distributions:` to an architecture, or use method: grid")
             if self.search.n < len(sampled):
                 raise ValueError(f"search.n is {self.search.n}, fewer than the {len(sampled)} architectures with "
                                  f"distributions ({', '.join(sampled)}), so some would never be drawn; set n to at "
@@ -226,7 +226,7 @@ class SearchSpace(_Frozen):
 
     @property
     def search_seed(self) -> int:
-        """The seed of a random search's draws: search.seed, else the space's seed."""
+        """The seed of a random or model-based search's draws: search.seed, else the space's seed."""
         return self.seed if self.search.seed is None else self.search.seed
 
     @property
