@@ -103,3 +103,18 @@ def test_overhead_smoke():
     # fits the same pairs to the same scores as the cold one
     assert 0 < r["warm_trials_wall_s"] < r["warm_wall_s"] and 0 <= r["warm_first_fit_s"] < r["warm_trials_wall_s"]
     assert r["same_results"] is True and out["same_results"] is True and out["up_s"] > 0
+
+
+@pytest.mark.slow
+def test_search_smoke():
+    """Every method ran and scored within the union's hypervolume; the grid defined the budget
+    and spent it; halving fitted more points than the budget counts."""
+    out = _run("search.py", "--smoke", "--cores", "2")
+    methods = ("grid", "random", "optuna", "optuna_plain", "halving_random")
+    for m in methods:
+        assert 0 <= out[f"hv_ratio_{m}"] <= 1, m
+    (row,) = out["rows"]
+    assert row["fit_s_grid"] == pytest.approx(row["budget_fit_s"]) and row["points_grid"] > 0
+    assert all(row[f"points_{m}"] > 0 for m in methods)
+    assert row["points_run_halving_random"] > row["points_halving_random"]
+    assert set(out["per_problem"]) == {"digits"}
