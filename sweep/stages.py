@@ -319,8 +319,7 @@ def results(s: Specs, d: Data, run: RunDir) -> Results:
     cfg_dicts = {c.config_id: s.configuration_dict(c) for c in s.configs}
     X, y = d.prepared.X, d.prepared.y
     front = report.score_frontier(front, cfg_dicts, X["train"], y["train"], X["test"], y["test"],
-                                  s.dataset.task, run.path, d.test_windows, d.drift and d.drift["windows"],
-                                  parallel=True)
+                                  s.dataset.task, run.path, d.test_windows, d.drift and d.drift["windows"])
     return Results(table, stops, front, skipped)
 
 

@@ -216,32 +216,3 @@ def test_a_metric_without_probabilities_stays_a_column_when_read_back(tmp_path, 
     rebuilt = attach_scores(front, tmp_path)
     assert list(rebuilt.columns) == list(scored.columns)
     assert rebuilt["test_accuracy"].tolist() == scored["test_accuracy"].tolist()
-
-
-@pytest.mark.slow
-def test_refits_as_ray_tasks_log_what_the_driver_would(tmp_path, data, space, ray_session, monkeypatch):
-    """The results stage's parallel path (the frontier's fit seconds worth a worker's start on the
-    session's 2 CPUs): the same records, in the same order, as scoring in the driver; below the
-    threshold nothing goes to Ray."""
-    cfgs, dicts = space
-    t0, t1, lr, _ = cfgs
-    rows = [(f"{t0.config_id};{t1.config_id}", "tree", 400, 0.8, 2.0, True), (lr.config_id, "logreg", 300, 0.9, 2.5, False)]
-    for d in ("serial", "remote", "cheap"):
-        (tmp_path / d).mkdir()
-    from sweep.report import evaluate
-    sent = []   # the real _score_remote, counted: which path each call took
-    real = evaluate._score_remote
-    monkeypatch.setattr(evaluate, "_score_remote", lambda jobs, *a: sent.append(len(jobs)) or real(jobs, *a))
-    serial = score_frontier(frontier(rows), dicts, *data, "classification", tmp_path / "serial")
-    remote = score_frontier(frontier(rows), dicts, *data, "classification", tmp_path / "remote", parallel=True)
-    pd.testing.assert_frame_equal(remote, serial)
-
-    def records(d):
-        return [{k: v for k, v in json.loads(x).items() if k != "scored_at_s"}
-                for x in (d / TEST_LOG).read_text().splitlines()]
-    assert records(tmp_path / "remote") == records(tmp_path / "serial")
-    assert [r["config_id"] for r in records(tmp_path / "remote")] == [t0.config_id, t1.config_id, lr.config_id]
-    assert sent == [3]
-    cheap = [(t0.config_id, "tree", 400, 0.8, 0.01, True), (lr.config_id, "logreg", 300, 0.9, 0.01, False)]
-    score_frontier(frontier(cheap), dicts, *data, "classification", tmp_path / "cheap", parallel=True)
-    assert sent == [3] and len(records(tmp_path / "cheap")) == 2   # scored in the driver
