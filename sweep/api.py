@@ -142,7 +142,7 @@ def _execute(s: stages.Specs, run: RunDir, previous: dict | None, action: str | 
                 b = stages.budget(s, d, run, manifest, o.time_budget_s, o.started_at, o.echo)
             trials_started = True
             s = searching.trials(s, d, run, manifest, max_concurrent=o.max_concurrent,
-                          progress_stream=o.progress_stream, echo=o.echo, budget=b)
+                                 progress_stream=o.progress_stream, echo=o.echo, budget=b)
             t0 = time.perf_counter()
             r = stages.results(s, d, run)
             manifest["results_s"] = round(time.perf_counter() - t0, 3)

@@ -32,21 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from . import ledger
-from .grid import Configuration, sampled_configurations
+from .grid import Configuration, sampled_configurations, sampled_distributions
 from .metrics import Objective
 from .rundir import SEARCH_LOG
-from .spec import Architecture, SearchSpace
+from .spec import SearchSpace
 from .spec.sampling import round_sig
 from .spec.search import Distribution
 
 MAX_ASKS = 50   # asks per wanted configuration before the space is called exhausted (repeats)
-
-
-def _dists(arch: Architecture) -> dict[str, Distribution]:
-    """An architecture's sampled parameters; its grid values, if any, as choices."""
-    out = {k: Distribution.model_construct(kind="choice", values=tuple(v), log=False) for k, v in arch.grid.items()}
-    out.update(arch.distributions)
-    return out
 
 
 def _optuna_dist(d: Distribution):
@@ -122,7 +115,7 @@ def study_of(space: SearchSpace, sampled: list[Configuration], records: list[dic
     for c in sampled:
         if c.seed != first_seed:
             continue
-        dists = _dists(archs[c.architecture])
+        dists = sampled_distributions(archs[c.architecture])
         params = {"architecture": names.index(c.architecture)}
         params.update({f"{c.architecture}.{k}": _to_optuna(d, c.params[k]) for k, d in dists.items()})
         odists = {"architecture": _optuna_dist(Distribution.model_construct(kind="choice", values=tuple(names),
@@ -143,6 +136,8 @@ def ask(space: SearchSpace, sampled: list[Configuration], records: list[dict], o
         batch: int, count: int, seeds: list[int]) -> list[Configuration]:
     """Batch number `batch`: `count` new configurations (each once per seed), none a repeat of
     one asked before; fewer when MAX_ASKS asks per wanted configuration kept repeating."""
+    from optuna.trial import TrialState
+
     archs = {a.name: a for a in space.architectures if a.sampled}
     names = list(archs)
     study = study_of(space, sampled, records, objective, batch, space.search.batch_size)
@@ -154,7 +149,7 @@ def ask(space: SearchSpace, sampled: list[Configuration], records: list[dict], o
         trial = study.ask()
         arch = archs[names[trial.suggest_categorical("architecture", list(range(len(names))))]]
         drawn = {}
-        for k, d in _dists(arch).items():
+        for k, d in sampled_distributions(arch).items():
             name = f"{arch.name}.{k}"
             if d.kind == "choice":
                 x = trial.suggest_categorical(name, list(range(len(d.values))))
@@ -165,8 +160,6 @@ def ask(space: SearchSpace, sampled: list[Configuration], records: list[dict], o
             drawn[k] = _from_optuna(d, x)
         got = sampled_configurations(arch, drawn, space, seeds)
         if got[0].config_id in seen:   # a repeat (choices, narrow ints, rounding): ask again
-            from optuna.trial import TrialState
-
             study.tell(trial, state=TrialState.FAIL)
             continue
         seen.update(c.config_id for c in got)

@@ -109,20 +109,22 @@ def sampled_counts(space: SearchSpace) -> dict[str, int]:
     return {name: n // len(names) + (1 if i < n % len(names) else 0) for i, name in enumerate(names)}
 
 
+def sampled_distributions(arch: Architecture) -> dict[str, Distribution]:
+    """What a sampled architecture draws: its grid values, if any, as choices, then its
+    distributions."""
+    dists = {k: Distribution.model_construct(kind="choice", values=tuple(v), log=False)
+             for k, v in arch.grid.items()}
+    dists.update(arch.distributions)
+    return dists
+
+
 def draw_architecture(arch: Architecture, count: int, space: SearchSpace, seeds: list[int],
                       where: str = "") -> list[Configuration]:
     """The first `count` draws of a sampled architecture, each once per seed. Its grid
     values, if any, are drawn as choices; its fixed params are in every configuration."""
-    dists = {k: Distribution.model_construct(kind="choice", values=tuple(v), log=False)
-             for k, v in arch.grid.items()}
-    dists.update(arch.distributions)
-    searched = tuple(arch.grid) + tuple(arch.distributions)
-    sampled = tuple(k for k, d in arch.distributions.items() if d.numeric)
-    draws = draw(arch.name, dists, space.search_seed, count, space.search.sobol,
+    draws = draw(arch.name, sampled_distributions(arch), space.search_seed, count, space.search.sobol,
                  where or f"search space {space.name!r}: architecture {arch.name!r}")
-    return [c for drawn in draws
-            for c in configurations(arch, {**arch.params, **drawn}, searched, seeds, space.time_limit_s,
-                                    space.max_failures, sampled)]
+    return [c for drawn in draws for c in sampled_configurations(arch, drawn, space, seeds)]
 
 
 def sampled_configurations(arch: Architecture, drawn: dict, space: SearchSpace, seeds: list[int]) -> list[Configuration]:

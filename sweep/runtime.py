@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -204,17 +205,8 @@ def up(num_cpus: int | None = None, timeout_s: float = 60.0, echo=print) -> Runt
 
 def _marked(rid: str) -> list[int]:
     """PIDs of this user's processes whose environment carries the runtime's marker."""
-    needle = f"{MARKER}={rid}".encode()
-    pids = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit() or int(d.name) == os.getpid():
-            continue
-        try:
-            if needle in (d / "environ").read_bytes().split(b"\0"):
-                pids.append(int(d.name))
-        except OSError:
-            continue
-    return pids
+    return [int(d.name) for d in Path("/proc").iterdir()
+            if d.name.isdigit() and int(d.name) != os.getpid() and _ours(int(d.name), rid)]
 
 
 def _stop(rt: Runtime, grace_s: float = 3.0) -> None:
@@ -240,8 +232,6 @@ def _stop(rt: Runtime, grace_s: float = 3.0) -> None:
             except ChildProcessError:
                 pass
             time.sleep(0.1)
-    import shutil
-
     shutil.rmtree(rt.temp_dir, ignore_errors=True)
 
 
